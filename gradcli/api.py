@@ -1,0 +1,123 @@
+"""The Python API the command line calls: parse, bind the point, run both passes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .engine import Edge, Note, backward, check_finite, forward, leaf_values
+from .errors import BindingError
+from .graph import Graph
+from .ops import CONSTANTS
+from .parse import parse
+
+
+@dataclass
+class Result:
+    """Value and gradient of a program at a point, with everything a renderer may show."""
+
+    graph: Graph
+    at: dict[str, float]
+    values: list[float]
+    grads: list[float]
+    edges: list[Edge] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about the input, not the maths
+
+    @property
+    def value(self) -> float:
+        return self.values[self.graph.output]
+
+    @property
+    def output(self) -> str:
+        return self.graph.output_name
+
+    @property
+    def gradient(self) -> dict[str, float]:
+        """∂output/∂variable for every variable, in order of first appearance."""
+        return {name: self.grads[node] for name, node in self.graph.variables.items()}
+
+    def gradient_of(self, name: str) -> float:
+        """∂output/∂name for a variable or a named intermediate."""
+        return self.grads[node_named(self.graph, name)]
+
+
+def node_named(graph: Graph, name: str) -> int:
+    """The node of a variable or named intermediate; BindingError if there is none."""
+    if name in graph.variables:
+        return graph.variables[name]
+    for node, node_name in enumerate(graph.names):
+        if node_name == name:
+            return node
+    known = ", ".join(n for n in graph.names if n) or "none"
+    raise BindingError(f"the program has no variable or named intermediate {name!r} (it has: {known})")
+
+
+def bind(graph: Graph, at: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
+    """Check a point against a program: every variable has a finite value, and no constant does.
+
+    Returns the point in the program's variable order and warnings about unused names.
+    """
+    warnings = []
+    point: dict[str, float] = {}
+    for name, value in at.items():
+        if name in CONSTANTS:
+            raise BindingError(f"{name} is a constant ({CONSTANTS[name]}) and cannot be given a value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BindingError(f"the value of {name} must be a number, not {value!r}")
+        try:
+            value = float(value)
+        except OverflowError:
+            raise BindingError(f"the value of {name} is too large for a double") from None
+        if not math.isfinite(value):
+            raise BindingError(f"the value of {name} must be finite, not {value}")
+        if name not in graph.variables:
+            if name in graph.names:
+                raise BindingError(f"{name} is computed by the program and cannot be given a value")
+            warnings.append(f"{name} is not used by the program; its value is ignored")
+    missing = [name for name in graph.variables if name not in at]
+    if missing:
+        raise BindingError(f"no value for {', '.join(missing)}")
+    for name in graph.variables:
+        point[name] = float(at[name])
+    return point, warnings
+
+
+def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False) -> Result:
+    """Value and reverse-mode gradient of a parsed program at a point."""
+    point, warnings = bind(graph, at)
+    values = forward(graph, leaf_values(graph, point))
+    check_finite(graph, values)
+    grads, edges, notes = backward(graph, values, record=record)
+    return Result(graph, point, values, grads, edges, notes, warnings)
+
+
+def value_at(graph: Graph, at: Mapping[str, float]) -> tuple[float, dict[str, float], list[str]]:
+    """The output's value alone (no reverse sweep)."""
+    point, warnings = bind(graph, at)
+    values = forward(graph, leaf_values(graph, point))
+    check_finite(graph, values)
+    return values[graph.output], point, warnings
+
+
+def grad(source: str, at: Mapping[str, float] | None = None, /, **bindings: float) -> Result:
+    """Value and gradient of a program: `grad("(x+y)*z", x=-2, y=5, z=-4)`.
+
+    Names that are not Python identifiers (or clash with nothing here) may go in `at`.
+    """
+    return differentiate(parse(source), {**(at or {}), **bindings})
+
+
+def evaluate(source: str, at: Mapping[str, float] | None = None, /, **bindings: float) -> float:
+    """The program's value at a point."""
+    return value_at(parse(source), {**(at or {}), **bindings})[0]
+
+
+def constant(text: str) -> float:
+    """The value of a constant expression such as `-2`, `pi/4` or `2^-1` (used for --at)."""
+    graph = parse(text)
+    if graph.variables:
+        name = next(iter(graph.variables))
+        raise BindingError(f"{text!r} is not a number or a constant expression (it uses {name})")
+    return value_at(graph, {})[0]

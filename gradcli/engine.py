@@ -1,0 +1,139 @@
+"""The forward pass and the reverse sweep: one loop each over the node list.
+
+Both passes take the array namespace `xp` (gradcli.scalar for one point, numpy for many) and
+read every rule from the op table, so a batch of points runs the very same code.
+"""
+
+from __future__ import annotations
+
+from math import isfinite
+from typing import NamedTuple
+
+from . import scalar
+from .errors import MathError
+from .graph import Graph, apply_text
+from .numbers import fmt
+
+
+class Edge(NamedTuple):
+    """One step of the reverse sweep: `contribution = upstream × local` flows from consumer to input."""
+
+    consumer: int
+    slot: int  # which input of the consumer
+    input: int
+    upstream: float
+    local: float
+    contribution: float
+
+
+class Note(NamedTuple):
+    """Something a user should know about a result (a kink, an infinite partial)."""
+
+    node: int
+    kind: str  # "kink" or "nonfinite"
+    message: str
+
+
+def forward(graph: Graph, leaves: list, xp=scalar) -> list:
+    """Values of every node, given `leaves` (a list with the leaf values filled in)."""
+    values = leaves
+    ops = graph.ops
+    inputs = graph.inputs
+    for node in range(len(ops)):
+        op = ops[node]
+        if op is None:
+            continue
+        node_inputs = inputs[node]
+        if len(node_inputs) == 2:
+            values[node] = op.forward(xp, values[node_inputs[0]], values[node_inputs[1]])
+        elif len(node_inputs) == 1:
+            values[node] = op.forward(xp, values[node_inputs[0]])
+        else:
+            values[node] = op.forward(xp, *[values[j] for j in node_inputs])
+    return values
+
+
+def leaf_values(graph: Graph, at: dict[str, float]) -> list:
+    """A value list with variables and constants filled in, ready for `forward`."""
+    values: list = [0.0] * len(graph.ops)
+    for name, node in graph.variables.items():
+        values[node] = at[name]
+    for node, (value, _) in graph.constants.items():
+        values[node] = value
+    return values
+
+
+def check_finite(graph: Graph, values: list[float]) -> None:
+    """Raise MathError at the first node whose value is not a finite real number."""
+    if all(map(isfinite, values)):
+        return
+    node = next(i for i, v in enumerate(values) if not isfinite(v))
+    raise math_error(graph, node, [values[j] for j in graph.inputs[node]], values[node])
+
+
+def math_error(graph: Graph, node: int, arguments: list[float], value: float) -> MathError:
+    """The error for a node without a finite value, with the op's own reason."""
+    op = graph.ops[node]
+    reason = op.domain(*arguments) if op.domain else None
+    if reason is None:
+        reason = f"{apply_text(op, [fmt(a) for a in arguments])} overflows a double"
+    return MathError(f"math error in {op.symbol}: {reason}", graph.span(node), graph.source)
+
+
+def needs_gradient(graph: Graph) -> bytearray:
+    """1 for nodes that depend on some variable; partials into the others are never computed."""
+    needs = bytearray(len(graph.ops))
+    for node in graph.variables.values():
+        needs[node] = 1
+    inputs = graph.inputs
+    for node, op in enumerate(graph.ops):
+        if op is not None:
+            for j in inputs[node]:
+                if needs[j]:
+                    needs[node] = 1
+                    break
+    return needs
+
+
+def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes: bool = True):
+    """Reverse sweep: adjoints of every node (∂output/∂node), plus edges and notes if asked.
+
+    Returns (grads, edges, notes). Only nodes that reach the output and inputs that depend on
+    a variable are visited, so x^2 at x = -3 never evaluates ln(-3) for the constant exponent.
+    """
+    ops = graph.ops
+    inputs = graph.inputs
+    n = len(ops)
+    grads: list = [0.0] * n
+    reaches_output = bytearray(n)
+    needs = needs_gradient(graph)
+    grads[graph.output] = 1.0
+    reaches_output[graph.output] = 1
+    edges: list[Edge] = []
+    found: list[Note] = []
+    for node in range(n - 1, -1, -1):
+        op = ops[node]
+        if op is None or not reaches_output[node] or not needs[node]:
+            continue
+        upstream = grads[node]
+        node_inputs = inputs[node]
+        arguments = [values[j] for j in node_inputs]
+        out = values[node]
+        nonfinite = False
+        for slot, j in enumerate(node_inputs):
+            if not needs[j]:
+                continue
+            local = op.local(xp, slot, out, arguments)
+            contribution = upstream * local
+            grads[j] += contribution
+            reaches_output[j] = 1
+            if record:
+                edges.append(Edge(node, slot, j, upstream, local, contribution))
+            if notes and not isfinite(local):
+                nonfinite = True
+        if notes:
+            if op.kink is not None and op.kink.at(*arguments):
+                found.append(Note(node, "kink", f"{op.symbol} is not differentiable here; convention: {op.kink.convention}"))
+            elif nonfinite:
+                found.append(Note(node, "nonfinite", f"a local partial of {op.symbol} is infinite or undefined here"))
+    return grads, edges, found

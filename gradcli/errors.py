@@ -1,0 +1,46 @@
+"""Typed errors and the exit codes they map to; the core raises these and never exits itself."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Documented process exit codes (README, `gradcli --help`)."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    BAD_INPUT = 2
+    MATH_ERROR = 3
+    INTERNAL = 70
+    INTERRUPTED = 130
+
+
+class GradcliError(Exception):
+    """An error in what the user gave us, with the source span it concerns (if any)."""
+
+    exit_status = ExitStatus.BAD_INPUT
+
+    def __init__(self, message: str, span: tuple[int, int] | None = None, source: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.source = source
+
+
+class ParseError(GradcliError):
+    """The program text is not a valid gradcli program."""
+
+
+class BindingError(GradcliError):
+    """A value given with --at (or the API's keywords) is missing, malformed or not allowed."""
+
+
+class LimitError(GradcliError):
+    """The input is larger than a documented limit."""
+
+
+class MathError(GradcliError):
+    """The program has no real value at the given point (log of a negative, 1/0, overflow)."""
+
+    exit_status = ExitStatus.MATH_ERROR

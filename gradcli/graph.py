@@ -1,0 +1,161 @@
+"""The graph IR: nodes in topological order (a Wengert list), inputs by index.
+
+Nodes live in parallel lists rather than objects, so a million-node program stays small and
+every pass is a plain loop over indices. Leaves (variables and constants) have op None.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from .ops import Infix, Op, Prefix
+
+
+class Graph:
+    """A parsed program: node i's inputs all have indices below i."""
+
+    __slots__ = ("source", "ops", "inputs", "names", "starts", "ends", "constants", "variables", "output", "output_name")
+
+    def __init__(self, source: str):
+        self.source = source
+        self.ops: list[Op | None] = []
+        self.inputs: list[tuple[int, ...]] = []
+        self.names: list[str | None] = []  # variables and named intermediates
+        self.starts = array("q")  # source span of each node, for carets
+        self.ends = array("q")
+        self.constants: dict[int, tuple[float, str]] = {}  # node -> (value, text as typed)
+        self.variables: dict[str, int] = {}  # name -> node, in order of first appearance
+        self.output = -1
+        self.output_name = "f"
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    # ----- building (the parser appends; the list order is the topological order) -----
+
+    def add(self, op: Op | None, inputs: tuple[int, ...], start: int, end: int, name: str | None = None) -> int:
+        self.ops.append(op)
+        self.inputs.append(inputs)
+        self.names.append(name)
+        self.starts.append(start)
+        self.ends.append(end)
+        return len(self.ops) - 1
+
+    def variable(self, name: str, start: int, end: int) -> int:
+        """The node of variable `name`, created at its first use."""
+        node = self.variables.get(name)
+        if node is None:
+            node = self.variables[name] = self.add(None, (), start, end, name)
+        return node
+
+    def constant(self, value: float, text: str, start: int, end: int) -> int:
+        node = self.add(None, (), start, end)
+        self.constants[node] = (value, text)
+        return node
+
+    # ----- reading -----
+
+    def span(self, node: int) -> tuple[int, int]:
+        return self.starts[node], self.ends[node]
+
+    def is_variable(self, node: int) -> bool:
+        return self.ops[node] is None and node not in self.constants
+
+    def consumer_counts(self) -> list[int]:
+        """How many input slots read each node (x*x counts x twice)."""
+        counts = [0] * len(self.ops)
+        for node_inputs in self.inputs:
+            for j in node_inputs:
+                counts[j] += 1
+        return counts
+
+    def labels(self) -> list[str]:
+        """A short stable name per node: its own name, a constant's text, or t1, t2, ... ."""
+        taken = {name for name in self.names if name}
+        labels: list[str] = []
+        counter = 0
+        for node, name in enumerate(self.names):
+            if name is not None:
+                labels.append(name)
+            elif node in self.constants:
+                labels.append(self.constants[node][1])
+            else:
+                counter += 1
+                while f"t{counter}" in taken:
+                    counter += 1
+                labels.append(f"t{counter}")
+        return labels
+
+    def formula(self, node: int, labels: list[str]) -> str:
+        """One step of the program: node's op applied to its inputs' labels (`t1 * z`)."""
+        return apply_text(self.ops[node], [labels[j] for j in self.inputs[node]])
+
+    def expression(self, node: int | None = None) -> str:
+        """Fully parenthesised text of a node's whole subexpression, names expanded inline."""
+        return self._text(node, expand_names=True)
+
+    def program(self) -> str:
+        """Canonical program text (one statement per named intermediate) that parses back to this graph."""
+        statements = []
+        for node, name in enumerate(self.names):
+            if name is not None and self.ops[node] is not None:
+                statements.append(f"{name} = {self._text(node, expand_names=False, top=True)}")
+        if self.names[self.output] is None or self.ops[self.output] is None:
+            statements.append(self._text(self.output, expand_names=False))
+        return "; ".join(statements)
+
+    def _text(self, node: int | None, expand_names: bool, top: bool = False) -> str:
+        # An explicit stack of pending pieces: text in order, no recursion, linear in size.
+        out: list[str] = []
+        stack: list[str | int] = [self.output if node is None else node]
+        root = stack[0]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                out.append(item)
+                continue
+            op = self.ops[item]
+            if op is None:
+                out.append(self.names[item] or self.constants[item][1])
+                continue
+            if self.names[item] is not None and not expand_names and not (top and item == root):
+                out.append(self.names[item])
+                continue
+            pieces = _pieces(op, self.inputs[item])
+            stack.extend(reversed(pieces))
+        return "".join(out)
+
+    def __str__(self) -> str:
+        labels = self.labels()
+        lines = []
+        for node, op in enumerate(self.ops):
+            if op is not None:
+                lines.append(f"{labels[node]} = {self.formula(node, labels)}")
+        return "\n".join(lines)
+
+
+def _pieces(op: Op, inputs: tuple[int, ...]) -> list[str | int]:
+    """The text around an op's inputs, fully parenthesised: ['(', a, ' + ', b, ')']."""
+    syntax = op.syntax[0] if op.syntax else None
+    if isinstance(syntax, Infix):
+        return ["(", inputs[0], f" {syntax.symbols[0]} ", inputs[1], ")"]
+    if isinstance(syntax, Prefix):
+        return [f"({syntax.symbol}", inputs[0], ")"]
+    if syntax is None:  # copy: `q = x`
+        return [inputs[0]]
+    pieces: list[str | int] = [f"{syntax.names[0]}("]
+    for k, j in enumerate(inputs):
+        if k:
+            pieces.append(", ")
+        pieces.append(j)
+    pieces.append(")")
+    return pieces
+
+
+def apply_text(op: Op, operands: list[str]) -> str:
+    """An op applied to operand texts, as typed: `a * b`, `-a`, `max(a, b, c)`."""
+    pieces = _pieces(op, tuple(range(len(operands))))
+    text = "".join(p if isinstance(p, str) else operands[p] for p in pieces)
+    if op.syntax and isinstance(op.syntax[0], (Infix, Prefix)):
+        return text[1:-1]  # a single step needs no outer parentheses
+    return text

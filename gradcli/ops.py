@@ -1,0 +1,386 @@
+"""THE table of operations: every op is declared once, and every pass reads it from here.
+
+Fields of an `Op` (in the spirit of PyTorch's derivatives.yaml):
+  name      the op's stable name (JSON, DOT, tests)
+  arity     number of inputs; None means "two or more" (max, min)
+  syntax    how the parser recognises it: Infix(symbols, left_bp, right_bp), Prefix(symbol,
+            right_bp) or Call(names); binding powers follow matklad's scheme, l < r for
+            left-associative operators and l > r for right-associative ones
+  forward   forward(xp, *inputs) -> out, where xp is an array namespace: gradcli.scalar for
+            one point, numpy for many; rules must use only names both provide
+  partials  one local partial ∂out/∂input per input, each partial(xp, out, *inputs), so `out`
+            (the forward result) is in scope as in the textbooks; a variadic op gives one
+            rule partial(xp, i, out, *inputs) instead
+  show      how the trace prints each local partial (a, b: the inputs; out: the result)
+  sympy     sympy(sp, *inputs): the op's SymPy counterpart, forward only; the checker
+            differentiates it independently, it is never fed our partials
+  domain    domain(*inputs) -> reason or None, consulted when a value is not finite, so a
+            math error can say why ("log of a negative number") instead of just "nan"
+  kink      Kink(at(*inputs) -> bool, convention): where the op is not differentiable and
+            which value the partials give there; the formulas implement it, this names it
+  gate      the gate pattern a trace mentions (CS231n: add distributes, mul swaps, max routes)
+
+Conventions at non-differentiable points (also in the README): relu'(0) = 0, abs'(0) = 0,
+max/min ties split the gradient evenly among the tied inputs, sqrt'(0) = +inf, and
+∂(a^b)/∂b is 0 at a = 0 and nan (undefined) for a < 0.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+from .numbers import fmt
+
+
+@dataclass(frozen=True, slots=True)
+class Infix:
+    symbols: tuple[str, ...]
+    left_bp: int
+    right_bp: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    symbol: str
+    right_bp: int
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Kink:
+    at: Callable[..., bool]
+    convention: str
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    name: str
+    arity: int | None
+    syntax: tuple[Infix | Prefix | Call, ...]
+    forward: Callable
+    partials: tuple[Callable, ...]
+    show: tuple[str, ...]
+    sympy: Callable
+    domain: Callable[..., str | None] | None = None
+    kink: Kink | None = None
+    gate: str | None = None
+
+    @property
+    def symbol(self) -> str:
+        """The text the user typed for this op: '+', '-', 'sin', ..."""
+        if not self.syntax:
+            return self.name
+        syntax = self.syntax[0]
+        if isinstance(syntax, Infix):
+            return syntax.symbols[0]
+        if isinstance(syntax, Prefix):
+            return syntax.symbol
+        return syntax.names[0]
+
+    def local(self, xp, i: int, out, inputs):
+        """∂out/∂inputs[i] at this point."""
+        if self.arity is None:
+            return self.partials[0](xp, i, out, *inputs)
+        return self.partials[i](xp, out, *inputs)
+
+    def shown(self, i: int) -> str:
+        """The formula of ∂out/∂inputs[i], for the trace."""
+        return self.show[0 if self.arity is None else i]
+
+
+# ----- helpers for rules longer than one line -----
+
+
+def _sigmoid(xp, a):
+    # exp of -|a| never overflows; both branches are then safe to evaluate eagerly.
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softplus(xp, a):
+    return xp.log1p(xp.exp(-xp.abs(a))) + xp.where(a > 0, a, 0.0)
+
+
+def _pow_base_partial(xp, out, a, b):
+    # b·a^(b-1); a^0 is constant, so its partial is 0 even at a = 0 (where 0·inf would be nan).
+    return xp.where(b == 0, 0.0, b * xp.pow(a, b - 1.0))
+
+
+def _pow_exponent_partial(xp, out, a, b):
+    # a^b·ln a; at a = 0 the function is 0 for every b > 0, so the partial is 0; a < 0 has none.
+    return xp.where(a > 0, out * xp.log(xp.where(a > 0, a, 1.0)), xp.where(a == 0, 0.0, xp.nan))
+
+
+def _extreme_partial(xp, i, out, *inputs):
+    # Ties share the gradient evenly (½ each for two), as PyTorch's maximum and tinygrad's MAX.
+    ties = sum(xp.where(a == out, 1.0, 0.0) for a in inputs)
+    return xp.where(inputs[i] == out, 1.0 / ties, 0.0)
+
+
+def _is_integer(b: float) -> bool:
+    return b == int(b)
+
+
+def _pow_domain(a, b):
+    if a < 0 and not _is_integer(b):
+        return f"a negative number to a non-integer power is not real ({fmt(a)}^{fmt(b)})"
+    if a == 0 and b < 0:
+        return f"zero to a negative power divides by zero (0^{fmt(b)})"
+    return None
+
+
+def _log_domain(a):
+    if a == 0:
+        return "log(0) is -infinity"
+    if a < 0:
+        return f"log of a negative number ({fmt(a)})"
+    return None
+
+
+def _log_base_domain(a, b):
+    if b <= 0 or b == 1:
+        return f"a logarithm's base must be positive and not 1 (base {fmt(b)})"
+    return _log_domain(a)
+
+
+def _unit_interval_domain(name):
+    def domain(a):
+        return None if -1 <= a <= 1 else f"{name} needs an argument in [-1, 1], got {fmt(a)}"
+
+    return domain
+
+
+def _is_max_tie(*inputs) -> bool:
+    return inputs.count(max(inputs)) > 1
+
+
+def _is_min_tie(*inputs) -> bool:
+    return inputs.count(min(inputs)) > 1
+
+
+def _reduce(combine):
+    return lambda xp, *inputs: functools.reduce(getattr(xp, combine), inputs)
+
+
+# ----- the table -----
+# Binding powers, loosest first: + - (5, 6); * / (7, 8); unary - (9); ^ ** (12, 11).
+# Unary minus is looser than ^ on its right, so -x^2 is -(x^2), and 2^-1 still parses.
+
+ADD_BP, MUL_BP, NEG_BP, POW_BP = (5, 6), (7, 8), 9, (12, 11)
+
+_TIE = "tie: the gradient is split evenly among the tied inputs (½ each for two)"
+
+OPERATIONS = (
+    # ----- arithmetic -----
+    Op("add", 2, (Infix(("+",), *ADD_BP),),
+       forward=lambda xp, a, b: a + b,
+       partials=(lambda xp, out, a, b: 1.0, lambda xp, out, a, b: 1.0),
+       show=("1", "1"),
+       sympy=lambda sp, a, b: a + b,
+       gate="add gate: distributes the gradient unchanged to every input"),
+    Op("sub", 2, (Infix(("-",), *ADD_BP),),
+       forward=lambda xp, a, b: a - b,
+       partials=(lambda xp, out, a, b: 1.0, lambda xp, out, a, b: -1.0),
+       show=("1", "-1"),
+       sympy=lambda sp, a, b: a - b),
+    Op("mul", 2, (Infix(("*",), *MUL_BP),),
+       forward=lambda xp, a, b: a * b,
+       partials=(lambda xp, out, a, b: b, lambda xp, out, a, b: a),
+       show=("b (the other input)", "a (the other input)"),
+       sympy=lambda sp, a, b: a * b,
+       gate="mul gate: swaps the inputs, each gets upstream × the other"),
+    Op("div", 2, (Infix(("/",), *MUL_BP),),
+       forward=lambda xp, a, b: xp.divide(a, b),
+       partials=(lambda xp, out, a, b: xp.divide(1.0, b), lambda xp, out, a, b: -xp.divide(out, b)),
+       show=("1/b", "-a/b²"),
+       sympy=lambda sp, a, b: a / b,
+       domain=lambda a, b: f"division by zero ({fmt(a)} / 0)" if b == 0 else None),
+    Op("neg", 1, (Prefix("-", NEG_BP),),
+       forward=lambda xp, a: -a,
+       partials=(lambda xp, out, a: -1.0,),
+       show=("-1",),
+       sympy=lambda sp, a: -a),
+    # ----- powers and logarithms -----
+    Op("pow", 2, (Infix(("^", "**"), *POW_BP), Call(("pow",))),
+       forward=lambda xp, a, b: xp.pow(a, b),
+       partials=(_pow_base_partial, _pow_exponent_partial),
+       show=("b·a^(b-1)", "a^b·ln a"),
+       sympy=lambda sp, a, b: a**b,
+       domain=_pow_domain,
+       kink=Kink(lambda a, b: a == 0 and 0 < b < 1, "a^b with 0 < b < 1 at a = 0: ∂/∂a = +inf (one-sided)")),
+    Op("exp", 1, (Call(("exp",)),),
+       forward=lambda xp, a: xp.exp(a),
+       partials=(lambda xp, out, a: out,),
+       show=("exp(a)",),
+       sympy=lambda sp, a: sp.exp(a)),
+    Op("log", 1, (Call(("log", "ln")),),
+       forward=lambda xp, a: xp.log(a),
+       partials=(lambda xp, out, a: xp.divide(1.0, a),),
+       show=("1/a",),
+       sympy=lambda sp, a: sp.log(a),
+       domain=_log_domain),
+    Op("logb", 2, (Call(("log",)),),
+       forward=lambda xp, a, b: xp.divide(xp.log(a), xp.log(b)),
+       partials=(lambda xp, out, a, b: xp.divide(1.0, a * xp.log(b)),
+                 lambda xp, out, a, b: -xp.divide(out, b * xp.log(b))),
+       show=("1/(a·ln b)", "-log(a, b)/(b·ln b)"),
+       sympy=lambda sp, a, b: sp.log(a) / sp.log(b),
+       domain=_log_base_domain),
+    Op("log2", 1, (Call(("log2",)),),
+       forward=lambda xp, a: xp.log2(a),
+       partials=(lambda xp, out, a: xp.divide(1.0, a * 0.6931471805599453),),
+       show=("1/(a·ln 2)",),
+       sympy=lambda sp, a: sp.log(a) / sp.log(2),
+       domain=_log_domain),
+    Op("log10", 1, (Call(("log10",)),),
+       forward=lambda xp, a: xp.log10(a),
+       partials=(lambda xp, out, a: xp.divide(1.0, a * 2.302585092994046),),
+       show=("1/(a·ln 10)",),
+       sympy=lambda sp, a: sp.log(a) / sp.log(10),
+       domain=_log_domain),
+    Op("sqrt", 1, (Call(("sqrt",)),),
+       forward=lambda xp, a: xp.sqrt(a),
+       partials=(lambda xp, out, a: xp.divide(0.5, out),),
+       show=("1/(2·sqrt(a))",),
+       sympy=lambda sp, a: sp.sqrt(a),
+       domain=lambda a: f"square root of a negative number ({fmt(a)})" if a < 0 else None,
+       kink=Kink(lambda a: a == 0, "sqrt'(0) = +inf (the one-sided derivative)")),
+    # ----- trigonometry -----
+    Op("sin", 1, (Call(("sin",)),),
+       forward=lambda xp, a: xp.sin(a),
+       partials=(lambda xp, out, a: xp.cos(a),),
+       show=("cos(a)",),
+       sympy=lambda sp, a: sp.sin(a)),
+    Op("cos", 1, (Call(("cos",)),),
+       forward=lambda xp, a: xp.cos(a),
+       partials=(lambda xp, out, a: -xp.sin(a),),
+       show=("-sin(a)",),
+       sympy=lambda sp, a: sp.cos(a)),
+    Op("tan", 1, (Call(("tan",)),),
+       forward=lambda xp, a: xp.tan(a),
+       partials=(lambda xp, out, a: 1.0 + out * out,),
+       show=("1 + tan(a)²",),
+       sympy=lambda sp, a: sp.tan(a)),
+    Op("asin", 1, (Call(("asin",)),),
+       forward=lambda xp, a: xp.asin(a),
+       partials=(lambda xp, out, a: xp.divide(1.0, xp.sqrt(1.0 - a * a)),),
+       show=("1/sqrt(1 - a²)",),
+       sympy=lambda sp, a: sp.asin(a),
+       domain=_unit_interval_domain("asin")),
+    Op("acos", 1, (Call(("acos",)),),
+       forward=lambda xp, a: xp.acos(a),
+       partials=(lambda xp, out, a: -xp.divide(1.0, xp.sqrt(1.0 - a * a)),),
+       show=("-1/sqrt(1 - a²)",),
+       sympy=lambda sp, a: sp.acos(a),
+       domain=_unit_interval_domain("acos")),
+    Op("atan", 1, (Call(("atan",)),),
+       forward=lambda xp, a: xp.atan(a),
+       partials=(lambda xp, out, a: 1.0 / (1.0 + a * a),),
+       show=("1/(1 + a²)",),
+       sympy=lambda sp, a: sp.atan(a)),
+    Op("atan2", 2, (Call(("atan2",)),),
+       forward=lambda xp, a, b: xp.atan2(a, b),
+       partials=(lambda xp, out, a, b: xp.divide(b, a * a + b * b),
+                 lambda xp, out, a, b: xp.divide(-a, a * a + b * b)),
+       show=("b/(a² + b²)", "-a/(a² + b²)"),
+       sympy=lambda sp, a, b: sp.atan2(a, b),
+       kink=Kink(lambda a, b: a == 0 and b == 0, "atan2 at (0, 0) is not differentiable: partials are nan")),
+    Op("sinh", 1, (Call(("sinh",)),),
+       forward=lambda xp, a: xp.sinh(a),
+       partials=(lambda xp, out, a: xp.cosh(a),),
+       show=("cosh(a)",),
+       sympy=lambda sp, a: sp.sinh(a)),
+    Op("cosh", 1, (Call(("cosh",)),),
+       forward=lambda xp, a: xp.cosh(a),
+       partials=(lambda xp, out, a: xp.sinh(a),),
+       show=("sinh(a)",),
+       sympy=lambda sp, a: sp.cosh(a)),
+    Op("tanh", 1, (Call(("tanh",)),),
+       forward=lambda xp, a: xp.tanh(a),
+       partials=(lambda xp, out, a: 1.0 - out * out,),
+       show=("1 - tanh(a)²",),
+       sympy=lambda sp, a: sp.tanh(a)),
+    # ----- activations -----
+    Op("sigmoid", 1, (Call(("sigmoid",)),),
+       forward=_sigmoid,
+       partials=(lambda xp, out, a: out * (1.0 - out),),
+       show=("σ(a)·(1 - σ(a))",),
+       sympy=lambda sp, a: 1 / (1 + sp.exp(-a))),
+    Op("relu", 1, (Call(("relu",)),),
+       forward=lambda xp, a: xp.where(a > 0, a, 0.0),
+       partials=(lambda xp, out, a: xp.where(a > 0, 1.0, 0.0),),
+       show=("1 if a > 0 else 0",),
+       sympy=lambda sp, a: sp.Max(a, 0),
+       kink=Kink(lambda a: a == 0, "relu'(0) = 0 (as PyTorch and micrograd)"),
+       gate="relu gate: passes the gradient where a > 0, blocks it elsewhere"),
+    Op("softplus", 1, (Call(("softplus",)),),
+       forward=_softplus,
+       partials=(lambda xp, out, a: _sigmoid(xp, a),),
+       show=("σ(a)",),
+       sympy=lambda sp, a: sp.log(1 + sp.exp(a))),
+    # ----- non-smooth -----
+    Op("abs", 1, (Call(("abs",)),),
+       forward=lambda xp, a: xp.abs(a),
+       partials=(lambda xp, out, a: xp.sign(a),),
+       show=("sign(a)",),
+       sympy=lambda sp, a: sp.Abs(a),
+       kink=Kink(lambda a: a == 0, "abs'(0) = 0 (as PyTorch)")),
+    Op("max", None, (Call(("max",)),),
+       forward=_reduce("maximum"),
+       partials=(_extreme_partial,),
+       show=("1 if a is the largest else 0",),
+       sympy=lambda sp, *inputs: sp.Max(*inputs),
+       kink=Kink(_is_max_tie, _TIE),
+       gate="max gate: routes the gradient to the largest input"),
+    Op("min", None, (Call(("min",)),),
+       forward=_reduce("minimum"),
+       partials=(_extreme_partial,),
+       show=("1 if a is the smallest else 0",),
+       sympy=lambda sp, *inputs: sp.Min(*inputs),
+       kink=Kink(_is_min_tie, _TIE),
+       gate="min gate: routes the gradient to the smallest input"),
+    # ----- naming -----
+    Op("copy", 1, (),  # `q = x` gives the name q a node of its own
+       forward=lambda xp, a: a,
+       partials=(lambda xp, out, a: 1.0,),
+       show=("1",),
+       sympy=lambda sp, a: a),
+)
+
+OPS: dict[str, Op] = {op.name: op for op in OPERATIONS}
+assert len(OPS) == len(OPERATIONS), "op names must be unique"
+assert all(op.arity is None or len(op.partials) == op.arity for op in OPERATIONS), "one partial per input"
+
+# Leaves of the graph: they have no rule and are given their value, not computed.
+VARIABLE = "var"
+CONSTANT = "const"
+CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045}
+
+# The parser's lookups, derived from the table: adding a function is one entry above.
+INFIX: dict[str, tuple[Op, Infix]] = {}
+PREFIX: dict[str, tuple[Op, Prefix]] = {}
+FUNCTIONS: dict[str, dict[int | None, Op]] = {}
+for _op in OPERATIONS:
+    for _syntax in _op.syntax:
+        if isinstance(_syntax, Infix):
+            INFIX.update((symbol, (_op, _syntax)) for symbol in _syntax.symbols)
+        elif isinstance(_syntax, Prefix):
+            PREFIX[_syntax.symbol] = (_op, _syntax)
+        else:
+            for _name in _syntax.names:
+                FUNCTIONS.setdefault(_name, {})[_op.arity] = _op
+del _op, _syntax, _name
+
+
+def arity_text(name: str) -> str:
+    """'1 argument', '1 or 2 arguments', '2 or more arguments' for a function name."""
+    counts = sorted(FUNCTIONS[name], key=lambda n: n or 99)
+    words = ["2 or more" if n is None else str(n) for n in counts]
+    noun = "argument" if words == ["1"] else "arguments"
+    return f"{' or '.join(words)} {noun}"

@@ -1,0 +1,1 @@
+"""Renderers: they take results (never the parser's internals) and return text or renderables."""

@@ -1,0 +1,34 @@
+"""The stable `--json` schema of a gradient result."""
+
+from __future__ import annotations
+
+import json
+
+from ..api import Result
+from ..numbers import json_number
+
+
+def gradient_object(result: Result, wrt: list[str] | None = None) -> dict:
+    """{"expression", "output", "at", "value", "gradient", "warnings"} for one point."""
+    names = wrt if wrt is not None else list(result.graph.variables)
+    return {
+        "expression": result.graph.source,
+        "output": result.output,
+        "at": {name: json_number(v) for name, v in result.at.items()},
+        "value": json_number(result.value),
+        "gradient": {name: json_number(result.gradient_of(name)) for name in names},
+        "warnings": result.warnings + notes_text(result),
+    }
+
+
+def notes_text(result: Result) -> list[str]:
+    """Each note about a node, naming the node by its label."""
+    if not result.notes:
+        return []
+    graph = result.graph
+    labels = graph.labels()
+    return [f"{labels[note.node]} = {graph.formula(note.node, labels)}: {note.message}" for note in result.notes]
+
+
+def dumps(document: dict) -> str:
+    return json.dumps(document, ensure_ascii=False, allow_nan=False)
