@@ -105,35 +105,79 @@ def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes:
     inputs = graph.inputs
     n = len(ops)
     grads: list = [0.0] * n
-    reaches_output = bytearray(n)
     needs = needs_gradient(graph)
+    live = bytearray(n)  # reaches the output and depends on a variable
     grads[graph.output] = 1.0
-    reaches_output[graph.output] = 1
+    live[graph.output] = needs[graph.output]
     edges: list[Edge] = []
-    found: list[Note] = []
     for node in range(n - 1, -1, -1):
+        if not live[node]:
+            continue
         op = ops[node]
-        if op is None or not reaches_output[node] or not needs[node]:
+        if op is None:
             continue
         upstream = grads[node]
-        node_inputs = inputs[node]
-        arguments = [values[j] for j in node_inputs]
         out = values[node]
-        nonfinite = False
-        for slot, j in enumerate(node_inputs):
-            if not needs[j]:
-                continue
-            local = op.local(xp, slot, out, arguments)
+        node_inputs = inputs[node]
+        partials = op.partials
+        # One- and two-input ops (nearly all of them) are unrolled: this loop is the hot path.
+        if len(node_inputs) == 2 and op.arity == 2:
+            j, k = node_inputs
+            a, b = values[j], values[k]
+            if needs[j]:
+                local = partials[0](xp, out, a, b)
+                contribution = upstream * local
+                grads[j] += contribution
+                live[j] = 1
+                if record:
+                    edges.append(Edge(node, 0, j, upstream, local, contribution))
+            if needs[k]:
+                local = partials[1](xp, out, a, b)
+                contribution = upstream * local
+                grads[k] += contribution
+                live[k] = 1
+                if record:
+                    edges.append(Edge(node, 1, k, upstream, local, contribution))
+        elif len(node_inputs) == 1:
+            j = node_inputs[0]
+            local = partials[0](xp, out, values[j])
             contribution = upstream * local
             grads[j] += contribution
-            reaches_output[j] = 1
+            live[j] = 1  # a one-input op needs a gradient only if its input does
             if record:
-                edges.append(Edge(node, slot, j, upstream, local, contribution))
-            if notes and not isfinite(local):
-                nonfinite = True
-        if notes:
-            if op.kink is not None and op.kink.at(*arguments):
-                found.append(Note(node, "kink", f"{op.symbol} is not differentiable here; convention: {op.kink.convention}"))
-            elif nonfinite:
-                found.append(Note(node, "nonfinite", f"a local partial of {op.symbol} is infinite or undefined here"))
+                edges.append(Edge(node, 0, j, upstream, local, contribution))
+        else:
+            arguments = [values[j] for j in node_inputs]
+            for slot, j in enumerate(node_inputs):
+                if needs[j]:
+                    local = op.local(xp, slot, out, arguments)
+                    contribution = upstream * local
+                    grads[j] += contribution
+                    live[j] = 1
+                    if record:
+                        edges.append(Edge(node, slot, j, upstream, local, contribution))
+    found = diagnose(graph, values, grads, live, xp) if notes else []
     return grads, edges, found
+
+
+def diagnose(graph: Graph, values: list, grads: list, live: bytearray, xp=scalar) -> list[Note]:
+    """Notes for the nodes the sweep went through at a kink or with an infinite/undefined partial.
+
+    A separate pass, so the sweep itself stays lean: it visits only ops with a declared kink,
+    and looks for non-finite partials only when some gradient came out non-finite.
+    """
+    ops = graph.ops
+    inputs = graph.inputs
+    any_nonfinite = not all(map(isfinite, grads))
+    found: list[Note] = []
+    for node, op in enumerate(ops):
+        if op is None or not live[node] or (op.kink is None and not any_nonfinite):
+            continue
+        arguments = [values[j] for j in inputs[node]]
+        if op.kink is not None and op.kink.at(*arguments):
+            found.append(Note(node, "kink", f"{op.symbol} is not differentiable here; convention: {op.kink.convention}"))
+        elif any_nonfinite and not all(
+            isfinite(op.local(xp, slot, values[node], arguments)) for slot in range(len(arguments))
+        ):
+            found.append(Note(node, "nonfinite", f"a local partial of {op.symbol} is infinite or undefined here"))
+    return found

@@ -14,15 +14,18 @@ from .ops import Infix, Op, Prefix
 class Graph:
     """A parsed program: node i's inputs all have indices below i."""
 
-    __slots__ = ("source", "ops", "inputs", "names", "starts", "ends", "constants", "variables", "output", "output_name")
+    __slots__ = (
+        "source", "ops", "inputs", "names", "starts", "ends", "columns", "constants", "variables", "output", "output_name"
+    )
 
     def __init__(self, source: str):
         self.source = source
         self.ops: list[Op | None] = []
         self.inputs: list[tuple[int, ...]] = []
         self.names: list[str | None] = []  # variables and named intermediates
-        self.starts = array("q")  # source span of each node, for carets
+        self.starts = array("q")  # first and last token of each node's text (see span())
         self.ends = array("q")
+        self.columns = None  # token -> (start, end) columns, set by the parser; None: starts/ends are columns
         self.constants: dict[int, tuple[float, str]] = {}  # node -> (value, text as typed)
         self.variables: dict[str, int] = {}  # name -> node, in order of first appearance
         self.output = -1
@@ -56,7 +59,10 @@ class Graph:
     # ----- reading -----
 
     def span(self, node: int) -> tuple[int, int]:
-        return self.starts[node], self.ends[node]
+        """The node's text as (start, end) columns of the source, for carets."""
+        if self.columns is None:
+            return self.starts[node], self.ends[node]
+        return self.columns(self.starts[node])[0], self.columns(self.ends[node])[1]
 
     def is_variable(self, node: int) -> bool:
         return self.ops[node] is None and node not in self.constants

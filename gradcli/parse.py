@@ -2,6 +2,10 @@
 
 Binding powers and function names come from the op table. Nodes are appended only after
 their inputs, so the graph's node list is already in topological order.
+
+Speed matters here (programs of a million operations are pasted in), so the text is cut
+into tokens by one regex call, the loop works on token indices, and node spans are kept as
+token indices that Graph.span() turns into columns only when an error needs a caret.
 """
 
 from __future__ import annotations
@@ -20,16 +24,24 @@ MAX_NODES = 5_000_000
 _OPERATOR_FORMS = {"\u2212": "-", "×": "*", "·": "*", "⋅": "*", "∙": "*", "÷": "/"}
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+"))
 
+# One token per match, spaces before it skipped: a name, a number, `**`, a comment, or any
+# other single character (operators, newlines, and characters that are errors).
 _TOKEN = re.compile(
-    r"(?P<space>[ \t\r\f\v]+|#[^\n]*)"
-    r"|(?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
-    r"|(?P<name>[^\W\d]\w*)"
-    r"|(?P<symbol>\*\*|[-+*/^(),=;\n])"
+    r"[ \t\r\f\v]*"
+    r"([^\W\d]\w*|(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?|\*\*|#[^\n]*|[^ \t\r\f\v])"
 )
-_MULTIPLY = INFIX["*"]
+_END = ""  # the token after the last one
+_GROUP_ENDS = (")", ",", ";", _END)  # with a newline outside parentheses
 
-# Kinds of entries on the operator stack.
-_INFIX, _PREFIX, _PLUS, _PAREN, _CALL = range(5)
+_INFIX = {symbol: (op, syntax.left_bp, syntax.right_bp) for symbol, (op, syntax) in INFIX.items()}
+_MULTIPLY = _INFIX["*"]
+_NEGATE = PREFIX["-"][0]
+_COPY = OPS["copy"]
+
+# Kinds of entries on the operator stack. Groups have a binding power below every
+# operator's, so building nodes stops at them.
+_PREFIX, _BINARY, _PAREN, _CALL = range(4)
+_GROUP_BP = -2
 
 
 def normalize(source: str) -> tuple[str, list[int] | None]:
@@ -69,79 +81,178 @@ def parse(source: str, cse: bool = False) -> Graph:
     return graph
 
 
+class _TokenColumns:
+    """Source columns of each token, computed only when a caret is needed (errors, spans)."""
+
+    def __init__(self, text: str, origin: list[int] | None):
+        self.text = text
+        self.origin = origin
+        self.table: list[tuple[int, int]] | None = None
+
+    def __call__(self, token: int) -> tuple[int, int]:
+        if self.table is None:
+            table = [match.span(1) for match in _TOKEN.finditer(self.text)]
+            table.append((len(self.text), len(self.text)))
+            if self.origin is not None:
+                origin = self.origin
+                table = [(origin[s], origin[e - 1] + 1 if e > s else origin[s]) for s, e in table]
+            self.table = table
+        return self.table[token]
+
+
 class _Parser:
     def __init__(self, source: str):
         self.source = source
-        self.text, self.origin = normalize(source)
+        self.text, origin = normalize(source)
         self.graph = Graph(source)
-        self.defined: dict[str, int] = {}  # named intermediates → node
-        self.unused_bare: tuple[int, int] | None = None  # a bare expression that is not the last statement
+        self.columns = self.graph.columns = _TokenColumns(self.text, origin)
+        self.tokens: list[str] = _TOKEN.findall(self.text)
+        self.tokens.append(_END)
+        # Names already bound to a node: variables and named intermediates (constants are not,
+        # each use of pi is a node of its own).
+        self.known: dict[str, int] = {}
+        self.defined: dict[str, int] = {}  # the named intermediates alone
 
     # ----- errors point at the original text -----
 
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        if self.origin is None:
-            return start, end
-        return self.origin[start], self.origin[max(end - 1, start)] + (1 if end > start else 0)
-
-    def error(self, message: str, start: int, end: int) -> ParseError:
-        return ParseError(message, self.span(start, end), self.source)
-
-    # ----- tokens -----
-
-    def tokens(self):
-        """(kind, text, start, end) for each token, then ('end', '', n, n)."""
-        text = self.text
-        position = 0
-        for match in _TOKEN.finditer(text):
-            start = match.start()
-            if start != position:
-                yield self._bad_character(position)
-            position = match.end()
-            kind = match.lastgroup
-            if kind == "space":
-                continue
-            if kind == "number" and position < len(text) and (text[position] == "_" or text[position].isdigit()):
-                raise self.error("malformed number (digits may not be grouped with '_' or mixed with other scripts)", start, position + 1)
-            yield kind, match.group(), start, position
-        if position != len(text):
-            yield self._bad_character(position)
-        yield "end", "", len(text), len(text)
-
-    def _bad_character(self, position: int):
-        char = self.text[position]
-        shown = repr(char) if char.isprintable() else f"U+{ord(char):04X}"
-        raise self.error(f"unexpected character {shown}", position, position + 1)
+    def error(self, message: str, first: int, last: int | None = None) -> ParseError:
+        """An error spanning tokens first..last."""
+        start = self.columns(first)[0]
+        end = self.columns(first if last is None else last)[1]
+        return ParseError(message, (start, max(end, start + 1)), self.source)
 
     # ----- statements -----
 
     def run(self) -> Graph:
+        """One loop over the tokens: statements, and in each the expression's shunting yard."""
         graph = self.graph
-        tokens = self.tokens()
-        statement: list[tuple] = []
-        depth = 0
+        tokens = self.tokens
+        known = self.known
+        ops = graph.ops
+        add_op, add_inputs, add_name = ops.append, graph.inputs.append, graph.names.append
+        add_start, add_end = graph.starts.append, graph.ends.append
+        unused = None  # a bare expression that is not the last statement
         last = None
-        for token in tokens:
-            kind, text = token[0], token[1]
-            if kind == "symbol":
-                if text == "(":
-                    depth += 1
-                elif text == ")":
-                    depth -= 1
-                elif text == "\n" and depth > 0:
-                    continue  # a newline inside parentheses continues the statement
-                if (text == ";" or text == "\n") and depth <= 0:
-                    depth = 0
-                    if statement:
-                        last = self.statement(statement, token)
-                        statement = []
-                    continue
-            elif kind == "end":
-                if statement:
-                    last = self.statement(statement, token)
+        i = 0
+        while True:
+            token = tokens[i]
+            if token == _END:
                 break
-            statement.append(token)
-            if len(graph.ops) > MAX_NODES:
+            if token == ";" or token == "\n" or token[0] == "#":
+                i += 1
+                continue
+            if unused is not None:
+                raise self.error(
+                    "this expression's value is never used: name it (q = ...) or make it the last statement", *unused
+                )
+            name = None
+            if tokens[i + 1] == "=" and token.isidentifier():
+                name = token
+                self.check_assignable(name, i)
+                i += 2
+                if tokens[i] in (";", "\n", _END) or tokens[i][0] == "#":
+                    raise self.error(f"nothing is assigned to {name}", i - 1)
+            elif tokens[i + 1] == "=":
+                raise self.error("only a name can be assigned to", i)
+            statement_start = i
+            operands: list[tuple[int, int, int]] = []  # (node, first token, last token)
+            operators: list[tuple] = []  # (right binding power, kind, payload, token, operand count)
+            expect_operand = True
+            after_number = False
+            depth = 0
+            while True:
+                token = tokens[i]
+                if expect_operand:
+                    node = known.get(token)
+                    if node is not None:
+                        operands.append((node, i, i))
+                        expect_operand = after_number = False
+                    elif token == "(":
+                        operators.append((_GROUP_BP, _PAREN, None, i, len(operands)))
+                        depth += 1
+                    elif token == "-":
+                        operators.append((NEG_BP, _PREFIX, _NEGATE, i, 0))
+                    elif token == "+":
+                        operators.append((NEG_BP, _PREFIX, None, i, 0))  # unary plus: no node
+                    elif "0" <= token[:1] <= "9" or token[:1] == ".":
+                        operands.append((self.number(token, i), i, i))
+                        expect_operand = False
+                        after_number = True
+                    elif token.isidentifier():
+                        if tokens[i + 1] == "(":
+                            self.check_function(token, i)
+                            operators.append((_GROUP_BP, _CALL, token, i, len(operands)))
+                            depth += 1
+                            i += 1
+                        else:
+                            operands.append((self.leaf(token, i), i, i))
+                            expect_operand = after_number = False
+                    elif not ((token == "\n" and depth) or token[:1] == "#"):
+                        raise self.expected_operand(operators, operands, i)
+                    i += 1
+                    continue
+                # An operator, or the end of a group: first build what binds tighter than it.
+                infix = _INFIX.get(token)
+                if infix is None:
+                    if after_number and (token == "(" or token.isidentifier()):
+                        infix = _MULTIPLY  # implicit multiplication: 2x, 3(x+1); the token is read again
+                        i -= 1
+                    elif token == "\n" and depth or token[:1] == "#":
+                        i += 1
+                        continue
+                    elif not (token in _GROUP_ENDS or token == "\n"):
+                        raise self.missing_operator(i)
+                left_bp = -1 if infix is None else infix[1]
+                while operators and operators[-1][0] > left_bp:
+                    _, kind, op, first, _ = operators.pop()
+                    if kind == _BINARY:
+                        b, _, end_token = operands.pop()
+                        a, first, _ = operands[-1]
+                        node_inputs = (a, b)
+                    else:
+                        a, _, end_token = operands[-1]
+                        if op is None:  # unary plus
+                            operands[-1] = (a, first, end_token)
+                            continue
+                        node_inputs = (a,)
+                    operands[-1] = (len(ops), first, end_token)
+                    add_op(op)
+                    add_inputs(node_inputs)
+                    add_name(None)
+                    add_start(first)
+                    add_end(end_token)
+                if infix is not None:
+                    operators.append((infix[2], _BINARY, infix[0], i, 0))
+                    expect_operand = True
+                elif token == ")":
+                    if not depth:
+                        raise self.error("unbalanced ')': there is no '(' to close", i)
+                    self.close(operators, operands, i)
+                    depth -= 1
+                    after_number = False
+                elif token == ",":
+                    if not operators or operators[-1][1] != _CALL:
+                        raise self.error("',' is only allowed between a function's arguments", i)
+                    expect_operand = True
+                else:  # the end of the statement
+                    break
+                i += 1
+            if operators:
+                _, kind, function, first, _ = operators[-1]
+                if kind == _CALL:
+                    raise self.error(f"unclosed call of {function}(: no matching ')'", first, first + 1)
+                raise self.error("unclosed '(': no matching ')'", first)
+            node = operands[0][0]
+            if name is None:
+                unused = (statement_start, i - 1)
+            else:
+                if ops[node] is None or graph.names[node] is not None:
+                    node = graph.add(_COPY, (node,), statement_start, i - 1, name)
+                else:
+                    graph.names[node] = name
+                self.defined[name] = known[name] = node
+            last = (node, name)
+            if len(ops) > MAX_NODES:
                 raise LimitError(f"the program has more than {MAX_NODES:,} nodes, the limit")
         if last is None:
             raise ParseError("the program is empty: write an expression such as (x+y)*z", (0, len(self.source)), self.source)
@@ -150,199 +261,102 @@ class _Parser:
         graph.output_name = name or graph.names[node] or ("f" if "f" not in graph.variables else "f_out")
         return graph
 
-    def statement(self, tokens: list[tuple], terminator: tuple):
-        """Parse `name = expr` or `expr`; returns (node, name)."""
-        if self.unused_bare is not None:
-            start, end = self.unused_bare
-            raise self.error("this expression's value is never used: name it (q = ...) or make it the last statement", start, end)
-        name = None
-        if len(tokens) >= 2 and tokens[1][1] == "=" and tokens[1][0] == "symbol":
-            if tokens[0][0] != "name":
-                raise self.error("only a name can be assigned to", tokens[0][2], tokens[0][3])
-            name = tokens[0][1]
-            self.check_assignable(name, tokens[0])
-            if len(tokens) == 2:
-                raise self.error(f"nothing is assigned to {name}", tokens[1][2], tokens[1][3])
-            tokens = tokens[2:]
-        node = self.expression(tokens, terminator)
-        start, end = tokens[0][2], tokens[-1][3]
-        if name is None:
-            self.unused_bare = (start, end)
-            return node, None
-        graph = self.graph
-        if graph.ops[node] is None or graph.names[node] is not None:
-            s, e = self.span(start, end)
-            node = graph.add(OPS["copy"], (node,), s, e, name)
-        else:
-            graph.names[node] = name
-        self.defined[name] = node
-        return node, name
-
-    def check_assignable(self, name: str, token: tuple) -> None:
+    def check_assignable(self, name: str, token: int) -> None:
         graph = self.graph
         if name in CONSTANTS:
-            raise self.error(f"{name} is a constant and cannot be assigned", token[2], token[3])
+            raise self.error(f"{name} is a constant and cannot be assigned", token)
         if name in FUNCTIONS:
-            raise self.error(f"{name} is a function name and cannot be assigned", token[2], token[3])
+            raise self.error(f"{name} is a function name and cannot be assigned", token)
         if name in self.defined:
-            line, _ = _line_column(self.source, graph.starts[self.defined[name]])
-            raise self.error(f"{name} is assigned twice (first on line {line})", token[2], token[3])
+            line = _line(self.source, graph.span(self.defined[name])[0])
+            raise self.error(f"{name} is assigned twice (first on line {line})", token)
         if name in graph.variables:
-            line, column = _line_column(self.source, graph.starts[graph.variables[name]])
+            start = graph.span(graph.variables[name])[0]
             raise self.error(
-                f"{name} is already used as a variable (line {line}, column {column}); assign it before its first use",
-                token[2], token[3],
+                f"{name} is already used as a variable (line {_line(self.source, start)}, column "
+                f"{_column(self.source, start)}); assign it before its first use",
+                token,
             )
 
     # ----- expressions: a shunting-yard loop with matklad's binding powers -----
 
-    def expression(self, tokens: list[tuple], terminator: tuple) -> int:
-        operands: list[tuple[int, int, int]] = []  # (node, start, end); start/end in normalised text
-        operators: list[tuple] = []  # (kind, payload, start, operand count when pushed)
-        expect_operand = True
-        count = len(tokens)
-        i = 0
-        while i < count:
-            kind, text, start, end = tokens[i]
-            i += 1
-            following = tokens[i] if i < count else terminator
-            if expect_operand:
-                if kind == "number":
-                    operands.append((self.number(text, start, end), start, end))
-                    expect_operand = False
-                    if following[0] == "name" or following[1] == "(":  # implicit multiplication: 2x, 3(x+1)
-                        self.reduce_for(operators, operands, MUL_BP[0])
-                        operators.append((_INFIX, _MULTIPLY, end, 0))
-                        expect_operand = True
-                elif kind == "name":
-                    if following[1] == "(" and following[0] == "symbol":
-                        self.check_function(text, start, end)
-                        operators.append((_CALL, text, start, len(operands)))
-                        i += 1
-                    else:
-                        operands.append((self.name(text, start, end), start, end))
-                        expect_operand = False
-                elif text == "(":
-                    operators.append((_PAREN, None, start, len(operands)))
-                elif text in PREFIX:
-                    operators.append((_PREFIX, PREFIX[text], start, 0))
-                elif text == "+":
-                    operators.append((_PLUS, None, start, 0))
-                elif text == ")" and operators and operators[-1][0] == _CALL and operators[-1][3] == len(operands):
-                    name, call_start = operators[-1][1], operators[-1][2]
-                    raise self.error(f"{name}() takes {arity_text(name)}, none given", call_start, end)
-                else:
-                    raise self.error(_expected_operand(text, kind), start, end)
-            elif kind == "symbol" and text in INFIX:
-                self.reduce_for(operators, operands, INFIX[text][1].left_bp)
-                operators.append((_INFIX, INFIX[text], start, 0))
-                expect_operand = True
-            elif text == ")":
-                self.close(operators, operands, start, end)
-            elif text == ",":
-                self.reduce_for(operators, operands, -1)
-                if not operators or operators[-1][0] != _CALL:
-                    raise self.error("',' is only allowed between a function's arguments", start, end)
-                expect_operand = True
-            elif kind in ("name", "number"):
-                raise self.error(f"missing operator before {text!r} (write * to multiply)", start, end)
-            elif text == "=":
-                raise self.error("'=' can only follow a name at the start of a statement", start, end)
-            else:
-                raise self.error(f"unexpected {text!r}", start, end)
-        if expect_operand:
-            if operators and operators[-1][0] in (_INFIX, _PREFIX, _PLUS):
-                kind, payload, start, _ = operators[-1]
-                symbol = self.text[start : start + 2].rstrip() if kind == _INFIX else self.text[start]
-                symbol = "**" if symbol == "**" else symbol[0]
-                raise self.error(f"{symbol!r} needs an operand after it", start, start + len(symbol))
-        self.reduce_for(operators, operands, -1)
-        if operators:
-            kind, name, start, _ = operators[-1]
-            what = f"call of {name}(" if kind == _CALL else "'('"
-            raise self.error(f"unclosed {what}: no matching ')'", start, start + 1 if kind != _CALL else start + len(name) + 1)
-        return operands[0][0]
-
-    def check_function(self, name: str, start: int, end: int) -> None:
-        """A name before '(' must be a function."""
-        if name in FUNCTIONS:
-            return
-        if name in self.defined or name in self.graph.variables or name in CONSTANTS:
-            raise self.error(f"{name} is not a function; to multiply write {name}*(...)", start, end)
-        raise self.error(_unknown_function(name), start, end)
-
-    def reduce_for(self, operators: list, operands: list, left_bp: int) -> None:
-        """Build nodes for stacked operators that bind tighter than an operator with left_bp."""
-        graph = self.graph
-        while operators:
-            kind, payload, start, _ = operators[-1]
-            if kind == _INFIX:
-                if payload[1].right_bp <= left_bp:
-                    return
-                operators.pop()
-                b, _, b_end = operands.pop()
-                a, a_start, _ = operands.pop()
-                s, e = self.span(a_start, b_end)
-                operands.append((graph.add(payload[0], (a, b), s, e), a_start, b_end))
-            elif kind == _PREFIX or kind == _PLUS:
-                if NEG_BP <= left_bp:
-                    return
-                operators.pop()
-                a, _, a_end = operands.pop()
-                if kind == _PREFIX:
-                    s, e = self.span(start, a_end)
-                    a = graph.add(payload[0], (a,), s, e)
-                operands.append((a, start, a_end))  # unary plus builds nothing
-            else:
-                return
-
-    def close(self, operators: list, operands: list, start: int, end: int) -> None:
-        self.reduce_for(operators, operands, -1)
-        if not operators:
-            raise self.error("unbalanced ')': there is no '(' to close", start, end)
-        kind, name, open_start, height = operators.pop()
+    def close(self, operators: list, operands: list, i: int) -> None:
+        """Handle ')' once everything inside is built: finish a group or a function call."""
+        _, kind, name, first, height = operators.pop()
         if kind == _PAREN:
             node, _, _ = operands.pop()
-            operands.append((node, open_start, end))
+            operands.append((node, first, i))
             return
         arguments = operands[height:]
         del operands[height:]
         by_arity = FUNCTIONS[name]
         op = by_arity.get(len(arguments)) or (by_arity.get(None) if len(arguments) >= 2 else None)
         if op is None:
-            raise self.error(f"{name}() takes {arity_text(name)}, {len(arguments)} given", open_start, end)
-        s, e = self.span(open_start, end)
-        node = self.graph.add(op, tuple(a for a, _, _ in arguments), s, e)
-        operands.append((node, open_start, end))
+            raise self.error(f"{name}() takes {arity_text(name)}, {len(arguments)} given", first, i)
+        operands.append((self.graph.add(op, tuple(a for a, _, _ in arguments), first, i), first, i))
 
     # ----- leaves -----
 
-    def number(self, text: str, start: int, end: int) -> int:
-        value = float(text)
+    def number(self, token: str, i: int) -> int:
+        if "_" in token:
+            raise self.error("malformed number: digits may not be grouped with '_'", i)
+        value = float(token)
         if value == float("inf"):
-            raise self.error(f"the number {_shorten(text)} is too large for a double", start, end)
-        s, e = self.span(start, end)
-        return self.graph.constant(value, text, s, e)
+            raise self.error(f"the number {_shorten(token)} is too large for a double", i)
+        return self.graph.constant(value, token, i, i)
 
-    def name(self, text: str, start: int, end: int) -> int:
-        """The node a name refers to: an intermediate, a constant or a variable."""
-        node = self.defined.get(text)
-        if node is not None:
-            return node
-        s, e = self.span(start, end)
-        if text in CONSTANTS:
-            return self.graph.constant(CONSTANTS[text], text, s, e)
-        if text in FUNCTIONS:
-            raise self.error(f"{text} is a function: call it as {text}(...)", start, end)
-        return self.graph.variable(text, s, e)
+    def leaf(self, name: str, i: int) -> int:
+        """The node of a name seen for the first time: a constant or a new variable."""
+        if name in CONSTANTS:
+            return self.graph.constant(CONSTANTS[name], name, i, i)
+        if name in FUNCTIONS:
+            raise self.error(f"{name} is a function: call it as {name}(...)", i)
+        node = self.known[name] = self.graph.variable(name, i, i)
+        return node
+
+    def check_function(self, name: str, i: int) -> None:
+        """A name before '(' must be a function."""
+        if name in self.known or name in CONSTANTS:
+            raise self.error(f"{name} is not a function; to multiply write {name}*(...)", i)
+        if name not in FUNCTIONS:
+            raise self.error(_unknown_function(name), i)
+
+    # ----- errors found in the loop (cold paths) -----
+
+    def expected_operand(self, operators: list, operands: list, i: int) -> ParseError:
+        token = self.tokens[i]
+        if token == ")" and operators and operators[-1][1] == _CALL and operators[-1][4] == len(operands):
+            name, first = operators[-1][2], operators[-1][3]
+            return self.error(f"{name}() takes {arity_text(name)}, none given", first, i)
+        if token == ")" and operators and operators[-1][1] == _PAREN:
+            return self.error("empty parentheses", operators[-1][3], i)
+        if operators and operators[-1][1] in (_BINARY, _PREFIX) and (
+            token in (";", "\n", ")", ",", _END) or token[0] == "#"
+        ):
+            first = operators[-1][3]
+            return self.error(f"{self.tokens[first]!r} needs an operand after it", first)
+        if token in (";", "\n", _END):
+            if operators and operators[-1][1] in (_PAREN, _CALL):
+                return self.error("unclosed '(': no matching ')'", operators[-1][3])
+            return self.error("the expression ends too early", i)
+        if len(token) == 1 and token not in "()+-*/^,=;":
+            return self.error(_unexpected(token), i)
+        return self.error(f"expected a number, a name or '(' but found {token!r}", i)
+
+    def missing_operator(self, i: int) -> ParseError:
+        token, previous = self.tokens[i], self.tokens[i - 1]
+        if token == "(" and previous.isidentifier():
+            return self.error(f"{previous} is not a function; to multiply write {previous}*(...)", i - 1)
+        if token == "=":
+            return self.error("'=' can only follow a name at the start of a statement", i)
+        if token.isidentifier() or token[:1] in "0123456789.(":
+            return self.error(f"missing operator before {token!r} (write * to multiply)", i)
+        return self.error(_unexpected(token), i)
 
 
-def _expected_operand(text: str, kind: str) -> str:
-    if kind == "end" or text in (";", "\n"):
-        return "the expression ends too early"
-    if text == ")":
-        return "empty parentheses or a missing operand before ')'"
-    return f"expected a number, a name or '(' but found {text!r}"
+def _unexpected(token: str) -> str:
+    shown = repr(token) if token.isprintable() else f"U+{ord(token[0]):04X}"
+    return f"unexpected character {shown}" if len(token) == 1 else f"unexpected {shown}"
 
 
 def _unknown_function(name: str) -> str:
@@ -357,7 +371,9 @@ def _shorten(text: str) -> str:
     return text if len(text) <= 20 else f"{text[:8]}…{text[-8:]} ({len(text)} characters)"
 
 
-def _line_column(source: str, offset: int) -> tuple[int, int]:
-    line = source.count("\n", 0, offset) + 1
-    column = offset - (source.rfind("\n", 0, offset) + 1) + 1
-    return line, column
+def _line(source: str, offset: int) -> int:
+    return source.count("\n", 0, offset) + 1
+
+
+def _column(source: str, offset: int) -> int:
+    return offset - (source.rfind("\n", 0, offset) + 1) + 1
