@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Mapping
 
 from .engine import Edge, Note, backward, check_finite, forward, leaf_values
@@ -13,17 +12,25 @@ from .ops import CONSTANTS
 from .parse import parse
 
 
-@dataclass
 class Result:
     """Value and gradient of a program at a point, with everything a renderer may show."""
 
-    graph: Graph
-    at: dict[str, float]
-    values: list[float]
-    grads: list[float]
-    edges: list[Edge] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # about the input, not the maths
+    __slots__ = ("graph", "at", "values", "grads", "edges", "notes", "warnings")
+
+    def __init__(
+        self,
+        graph: Graph,
+        at: dict[str, float],
+        values: list[float],
+        grads: list[float],
+        edges: list[Edge] = (),
+        notes: list[Note] = (),
+        warnings: list[str] = (),
+    ):
+        self.graph, self.at, self.values, self.grads = graph, at, values, grads
+        self.edges = list(edges)  # every step of the reverse sweep, when recorded
+        self.notes = list(notes)  # kinks and non-finite partials met on the way
+        self.warnings = list(warnings)  # about the input, not the maths
 
     @property
     def value(self) -> float:

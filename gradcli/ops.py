@@ -28,48 +28,74 @@ max/min ties split the gradient evenly among the tied inputs, sqrt'(0) = +inf, a
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Callable
 
 from .numbers import fmt
 
 
-@dataclass(frozen=True, slots=True)
 class Infix:
-    symbols: tuple[str, ...]
-    left_bp: int
-    right_bp: int
+    """A binary operator written between its operands."""
+
+    __slots__ = ("symbols", "left_bp", "right_bp")
+
+    def __init__(self, symbols: tuple[str, ...], left_bp: int, right_bp: int):
+        self.symbols, self.left_bp, self.right_bp = symbols, left_bp, right_bp
 
 
-@dataclass(frozen=True, slots=True)
 class Prefix:
-    symbol: str
-    right_bp: int
+    """A unary operator written before its operand."""
+
+    __slots__ = ("symbol", "right_bp")
+
+    def __init__(self, symbol: str, right_bp: int):
+        self.symbol, self.right_bp = symbol, right_bp
 
 
-@dataclass(frozen=True, slots=True)
 class Call:
-    names: tuple[str, ...]
+    """A function call `name(a, b, ...)`."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
 
 
-@dataclass(frozen=True, slots=True)
 class Kink:
-    at: Callable[..., bool]
-    convention: str
+    """Where an op is not differentiable, and the convention its partials follow there."""
+
+    __slots__ = ("at", "convention")
+
+    def __init__(self, at: Callable[..., bool], convention: str):
+        self.at, self.convention = at, convention
 
 
-@dataclass(frozen=True, slots=True)
 class Op:
-    name: str
-    arity: int | None
-    syntax: tuple[Infix | Prefix | Call, ...]
-    forward: Callable
-    partials: tuple[Callable, ...]
-    show: tuple[str, ...]
-    sympy: Callable
-    domain: Callable[..., str | None] | None = None
-    kink: Kink | None = None
-    gate: str | None = None
+    """One operation of the table (fields described at the top of this module).
+
+    A plain slotted class rather than a dataclass: this module is on every start-up path.
+    """
+
+    __slots__ = ("name", "arity", "syntax", "forward", "partials", "show", "sympy", "domain", "kink", "gate")
+
+    def __init__(
+        self,
+        name: str,
+        arity: int | None,
+        syntax: tuple[Infix | Prefix | Call, ...],
+        forward: Callable,
+        partials: tuple[Callable, ...],
+        show: tuple[str, ...],
+        sympy: Callable,
+        domain: Callable[..., str | None] | None = None,
+        kink: Kink | None = None,
+        gate: str | None = None,
+    ):
+        self.name, self.arity, self.syntax = name, arity, syntax
+        self.forward, self.partials, self.show, self.sympy = forward, partials, show, sympy
+        self.domain, self.kink, self.gate = domain, kink, gate
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
 
     @property
     def symbol(self) -> str:
