@@ -46,22 +46,21 @@ def exp(a: float) -> float:
         return inf
 
 
-def log(a: float) -> float:
-    if a > 0:
-        return math.log(a)
-    return -inf if a == 0 else nan
+def _logarithm(f):
+    """A log that, like NumPy's, gives -inf at 0 and nan below."""
+
+    def log(a: float) -> float:
+        if a > 0:
+            return f(a)
+        return -inf if a == 0 else nan
+
+    log.__name__ = f.__name__
+    return log
 
 
-def log2(a: float) -> float:
-    if a > 0:
-        return math.log2(a)
-    return -inf if a == 0 else nan
-
-
-def log10(a: float) -> float:
-    if a > 0:
-        return math.log10(a)
-    return -inf if a == 0 else nan
+log = _logarithm(math.log)
+log2 = _logarithm(math.log2)
+log10 = _logarithm(math.log10)
 
 
 def log1p(a: float) -> float:
