@@ -163,9 +163,9 @@ def _pow_domain(a, b):
 
 def _log_domain(a):
     if a == 0:
-        return "log(0) is -infinity"
+        return "the logarithm of 0 is -infinity"
     if a < 0:
-        return f"log of a negative number ({fmt(a)})"
+        return f"the logarithm of a negative number ({fmt(a)}) is not real"
     return None
 
 
