@@ -1,0 +1,266 @@
+"""Rich views and JSON objects of a check (`check`, `grad --check`) and of symbolic derivatives (`diff`).
+
+User text (names, formulas built from names) goes into Rich only as Text, never as markup.
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..check import (
+    CONVENTION, LOCAL, MISMATCH, NOT_DIFFERENTIABLE, OK, UNAVAILABLE, UNCHECKED, UNDEFINED, WHOLE, CheckReport,
+    DiffResult,
+)
+from ..numbers import fmt, json_number
+from .json import notes_text
+from ..witness import DIGITS
+
+# Short words for the table cell; the lines under the table say it in full.
+_VERDICT_STYLE = {
+    OK: ("✓", "green"),
+    MISMATCH: ("✗ mismatch", "bold red"),
+    NOT_DIFFERENTIABLE: ("no derivative", "yellow"),
+    CONVENTION: ("convention", "yellow"),
+    UNDEFINED: ("undefined", "yellow"),
+    UNCHECKED: ("unchecked", "yellow"),
+}
+
+_VERDICT_TEXT = {
+    OK: "the witnesses agree",
+    MISMATCH: "a witness disagrees with reverse mode",
+    NOT_DIFFERENTIABLE: "not differentiable at this point",
+    CONVENTION: "f is differentiable here, but reverse mode applies a kink's convention",
+    UNDEFINED: "the derivative is undefined here",
+    UNCHECKED: "no witness applies here",
+}
+
+# Finite differences are good to about 10 digits; more would print their noise.
+_FD_DIGITS = 9
+
+_MODE_TEXT = {
+    WHOLE: f"SymPy differentiated the whole expression (evaluated to {DIGITS} digits)",
+    LOCAL: "SymPy checked each node's local partials (local mode)",
+    UNAVAILABLE: "SymPy unavailable: finite differences only",
+}
+
+
+def _number(value: float | None, precision: int) -> str:
+    return "—" if value is None else fmt(value, precision)
+
+
+def _gap(ours: float, theirs: float | None) -> str:
+    if theirs is None or ours == theirs:
+        return "—" if theirs is None else "0"
+    return fmt(abs(ours - theirs), 2)
+
+
+def check_view(report: CheckReport, precision: int = 12) -> Group:
+    """The witnesses table, explanations of kinks, local mismatches, the user's numbers, the verdict."""
+    result = report.result
+    graph = result.graph
+    labels = graph.labels()
+    out = result.output
+    if not report.variables and not report.expectations:
+        return Group(Text("Nothing to check: the program has no variables."))
+    parts: list = [Text.assemble(("Check", "bold"), " — ", _MODE_TEXT[report.mode])]
+    # Seven columns in 80: one space of padding on the right only.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    for header, justify in ((Text(f"∂{out}/∂"), "left"), ("reverse mode", "right"), ("SymPy", "right"),
+                            ("finite diff.", "right"), ("Δ SymPy", "right"), ("Δ FD", "right"), ("verdict", "left")):
+        table.add_column(header, justify=justify, no_wrap=True)
+    for v in report.variables:
+        verdict, style = _VERDICT_STYLE[v.verdict]
+        table.add_row(Text(v.name), fmt(v.ad, precision), _number(v.sympy, precision),
+                      _number(v.fd, min(precision, _FD_DIGITS)), _gap(v.ad, v.sympy), _gap(v.ad, v.fd),
+                      Text(verdict, style=style))
+    parts.append(table)
+    for v in report.variables:
+        if v.detail is None and v.verdict == OK:
+            continue
+        line = Text.assemble((v.name, "bold"), ": ", _VERDICT_TEXT[v.verdict])
+        if v.verdict in (NOT_DIFFERENTIABLE, CONVENTION, UNDEFINED) and (v.left is not None or v.right is not None):
+            line.append(f"; one-sided derivatives: left {_one_sided(v.left, precision)}, "
+                        f"right {_one_sided(v.right, precision)}")
+        if v.detail:
+            line.append("; ")
+            line.append(v.detail)
+        parts.append(line)
+    if report.mode != UNAVAILABLE and report.local_checked:
+        confirmed = report.local_checked - len(report.local_mismatches)
+        parts.append(Text(f"SymPy's derivative of each op confirms {confirmed:,} of {report.local_checked:,} "
+                          "local partials"))
+    if report.local_mismatches:
+        parts.append(_local_mismatch_table(report, labels, precision))
+    if report.expectations:
+        parts.append(_expectation_table(report, precision))
+    if report.first_wrong is not None:
+        parts.append(_first_wrong_view(report, labels, precision))
+    for note in report.notes:
+        parts.append(Text(note, style="dim"))
+    parts.append(_conclusion(report))
+    return Group(*parts)
+
+
+def _witness_disagrees(report: CheckReport) -> bool:
+    return any(v.verdict == MISMATCH for v in report.variables) or bool(report.local_mismatches)
+
+
+def _conclusion(report: CheckReport) -> Text:
+    if _witness_disagrees(report):
+        return Text("✗ a witness disagrees with reverse mode", style="bold red")
+    if not report.ok:
+        return Text("✗ some of your numbers are wrong (the witnesses agree with each other)", style="bold red")
+    return Text("✓ the witnesses agree" + (" and so do your numbers" if report.expectations else ""),
+                style="bold green")
+
+
+def _one_sided(value: float | None, precision: int) -> str:
+    return "undefined" if value is None else fmt(value, min(precision, 8))
+
+
+def _local_mismatch_table(report: CheckReport, labels: list[str], precision: int) -> Table:
+    graph = report.result.graph
+    table = Table(title="Local partials that SymPy does not confirm", box=box.SIMPLE_HEAD, show_edge=False)
+    for header in ("step", "partial", "op table", "SymPy"):
+        table.add_column(header)
+    for mismatch in report.local_mismatches:
+        edge = mismatch.edge
+        op = graph.ops[edge.consumer]
+        table.add_row(Text(f"{labels[edge.consumer]} = {graph.formula(edge.consumer, labels)}"),
+                      Text(f"∂{labels[edge.consumer]}/∂{labels[edge.input]} = {op.shown(edge.slot)}"),
+                      fmt(edge.local, precision), fmt(mismatch.sympy, precision))
+    return table
+
+
+def _expectation_table(report: CheckReport, precision: int) -> Table:
+    out = report.result.output
+    doubt = "reverse mode failed its check, so the right column is in doubt" if _witness_disagrees(report) else None
+    table = Table(title="Your numbers", caption=doubt, box=box.SIMPLE_HEAD, show_edge=False)
+    for header, justify in ((Text(f"∂{out}/∂"), "left"), ("yours", "right"), ("right", "right"), ("", "left")):
+        table.add_column(header, justify=justify)
+    for e in report.expectations:
+        table.add_row(Text(e.name), fmt(e.expected, precision), fmt(e.right, precision),
+                      Text("✓", style="green") if e.ok else Text("✗ wrong", style="bold red"))
+    return table
+
+
+def _first_wrong_view(report: CheckReport, labels: list[str], precision: int) -> Group:
+    graph = report.result.graph
+    first = report.first_wrong
+    out = report.result.output
+    name = labels[first.node]
+    lines = [Text.assemble(("First wrong step", "bold red"), " (in backward order): ", (f"∂{out}/∂{name}", "bold"),
+                           f" is {fmt(first.right, precision)}, not {fmt(first.expected, precision)}")]
+    if first.node == graph.output:
+        lines.append(Text("  the output's gradient with respect to itself is 1 by definition"))
+    for edge in report.first_wrong_edges:
+        consumer = labels[edge.consumer]
+        op = graph.ops[edge.consumer]
+        lines.append(Text(
+            f"  via {consumer} = {graph.formula(edge.consumer, labels)}: upstream ∂{out}/∂{consumer} = "
+            f"{fmt(edge.upstream, precision)} × local ∂{consumer}/∂{name} = {op.shown(edge.slot)} = "
+            f"{fmt(edge.local, precision)} → {fmt(edge.contribution, precision)}"))
+    if len(report.first_wrong_edges) > 1:
+        lines.append(Text(f"  {name} is a branch node: the sum of the contributions is {fmt(first.right, precision)}"))
+    return Group(*lines)
+
+
+def check_object(report: CheckReport) -> dict:
+    """The "check" member of `grad --check --json` and `check --json`."""
+    graph = report.result.graph
+    labels = graph.labels()
+    tolerances = report.tolerances
+    variables = {}
+    for v in report.variables:
+        entry = {"ad": json_number(v.ad), "sympy": _json_or_none(v.sympy), "fd": _json_or_none(v.fd),
+                 "verdict": v.verdict}
+        if v.verdict in (NOT_DIFFERENTIABLE, CONVENTION, UNDEFINED):
+            entry["one_sided"] = {"left": _json_or_none(v.left), "right": _json_or_none(v.right)}
+        if v.detail:
+            entry["detail"] = v.detail
+        variables[v.name] = entry
+    document = {
+        "ok": report.ok,
+        "mode": report.mode,
+        "tolerances": {"sympy": {"rtol": tolerances.rtol, "atol": tolerances.atol},
+                       "fd": {"rtol": tolerances.fd_rtol, "atol": tolerances.fd_atol}},
+        "variables": variables,
+        "locals": {
+            "checked": report.local_checked,
+            "mismatches": [{"node": labels[m.edge.consumer], "formula": graph.formula(m.edge.consumer, labels),
+                            "input": labels[m.edge.input], "partial": graph.ops[m.edge.consumer].shown(m.edge.slot),
+                            "ad": json_number(m.edge.local), "sympy": json_number(m.sympy)}
+                           for m in report.local_mismatches],
+        },
+        "notes": list(report.notes),
+    }
+    if report.expectations:
+        document["expect"] = {e.name: {"expected": json_number(e.expected), "right": json_number(e.right), "ok": e.ok}
+                              for e in report.expectations}
+    if report.first_wrong is not None:
+        first = report.first_wrong
+        document["first_wrong"] = {
+            "name": first.name, "expected": json_number(first.expected), "right": json_number(first.right),
+            "steps": [{"via": labels[e.consumer], "formula": graph.formula(e.consumer, labels),
+                       "upstream": json_number(e.upstream), "local": json_number(e.local),
+                       "local_formula": graph.ops[e.consumer].shown(e.slot),
+                       "contribution": json_number(e.contribution)} for e in report.first_wrong_edges],
+        }
+    return document
+
+
+def _json_or_none(value: float | None):
+    return None if value is None else json_number(value)
+
+
+# ----- gradcli diff -----
+
+
+def diff_view(diff: DiffResult, precision: int = 12) -> Table:
+    """∂f/∂x with SymPy's pretty formula (and its value at the point)."""
+    out = diff.graph.output_name
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("formula", no_wrap=True)
+    if diff.result is not None:
+        table.add_column("value", justify="right", style="cyan")
+    for d in diff.derivatives:
+        row = [Text(f"∂{out}/∂{d.name}"), Text(d.pretty)]
+        if diff.result is not None:
+            row.append(_number(d.value, precision))
+        table.add_row(*row)
+    return table
+
+
+def diff_lines(diff: DiffResult, latex: bool = False, precision: int = 12) -> list[str]:
+    """One line per derivative: `df/dx = z` (with --at `df/dx = z = 3`), or LaTeX."""
+    out = diff.graph.output_name
+    lines = []
+    for d in diff.derivatives:
+        if latex:
+            line = f"{d.latex_left} = {d.latex}"
+        else:
+            line = f"d{out}/d{d.name} = {d.plain}"
+        if diff.result is not None:
+            line += f" = {_number(d.value, precision)}"
+        lines.append(line)
+    return lines
+
+
+def diff_object(diff: DiffResult) -> dict:
+    """{"expression", "output", "derivatives": {name: formula}, ["at", "values"], "warnings"}."""
+    document = {"expression": diff.graph.source, "output": diff.graph.output_name,
+                "derivatives": {d.name: d.plain for d in diff.derivatives}}
+    if diff.result is not None:
+        document["at"] = {name: json_number(v) for name, v in diff.result.at.items()}
+        document["values"] = {d.name: _json_or_none(d.value) for d in diff.derivatives}
+    document["warnings"] = (diff.result.warnings + notes_text(diff.result) if diff.result else []) + diff.notes
+    return document
+
+
+def value_line(result, precision: int = 12) -> Text:
+    """`f = -12`: the main result of `check`, printed before the (slower) check."""
+    return Text.assemble((result.output, "bold"), " = ", (fmt(result.value, precision), "bold cyan"))

@@ -1,0 +1,493 @@
+"""The three witnesses (`gradcli check`, `grad --check`): reverse mode against SymPy and finite
+differences, and against a student's own numbers.
+
+The references are independent of our partials: the published course numbers (seed examples),
+SymPy's own derivative, and textbook one-sided derivatives at kinks. A deliberately wrong
+partial planted in the op table must make the check fail.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gradcli import witness
+from gradcli.api import grad
+from gradcli.check import CONVENTION, MISMATCH, NOT_DIFFERENTIABLE, OK, UNDEFINED, Expectation, check_gradient
+from gradcli.errors import ExitStatus
+from gradcli.graph import apply_text
+from gradcli.ops import FUNCTIONS, OPS, Op
+from gradcli.parse import parse
+
+from conftest import REPO, at_option, run_cli, run_process, seed_examples
+
+# The chain that keeps SymPy busy for minutes (8 steps already take 7 s).
+CHAIN = "; ".join(["a1 = sin(x)*x + x*y"] + [f"a{i} = sin(a{i - 1})*x + a{i - 1}*y" for i in range(2, 17)])
+
+
+def check_json(*args: str):
+    run = run_cli("check", *args, "--json")
+    return run, (run.json() if run.stdout.strip() else None)
+
+
+def close(a: float, b: float, rtol: float) -> bool:
+    return math.isclose(a, b, rel_tol=rtol, abs_tol=rtol * 1e-2)
+
+
+# ----- all three witnesses agree -----
+
+
+@pytest.mark.parametrize("example", seed_examples(), ids=lambda e: e["name"])
+def test_witnesses_agree_with_the_published_numbers(example):
+    run, document = check_json(example["expression"], "--at", at_option(example["at"]))
+    assert run.code == ExitStatus.OK, run.stderr
+    check = document["check"]
+    assert check["ok"] and check["mode"] == "whole"
+    assert check["locals"]["checked"] > 0 and not check["locals"]["mismatches"]
+    for name, published in example["gradient"].items():
+        entry = check["variables"][name]
+        assert entry["verdict"] == OK
+        assert close(entry["ad"], published, 1e-12)
+        assert close(entry["sympy"], published, 1e-12)
+        assert close(entry["fd"], published, 1e-6)
+
+
+def test_grad_check_prints_the_gradient_and_the_check():
+    run = run_cli("grad", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--check")
+    assert run.code == ExitStatus.OK
+    assert "∂f/∂variable" in run.stdout and "SymPy differentiated the whole expression" in run.stdout
+    assert "the witnesses agree" in run.stdout
+
+
+def test_grad_check_json_has_the_gradient_and_the_check():
+    document = run_cli("grad", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--check", "--json").json()
+    assert document["gradient"] == {"x": -4.0, "y": -4.0, "z": 3.0}
+    assert set(document["check"]) >= {"ok", "mode", "variables", "notes"}
+    assert set(document["check"]["variables"]["z"]) >= {"ad", "sympy", "fd", "verdict"}
+
+
+# Random programs: smooth ops on safe domains, plus selections (relu, max, abs) that are
+# exact at random points. Test-side text generation; the parser is what is being fed.
+_UNARY = ["sin({})", "cos({})", "tanh({})", "sigmoid({})", "softplus({})", "atan({})", "exp(tanh({}))",
+          "log(1 + ({})^2)", "sqrt(2 + ({})^2)", "relu({})", "abs({})"]
+_BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) / (1.5 + ({})^2)", "max({}, {})", "min({}, {})",
+           "atan2({}, 2 + ({})^2)", "(1 + ({})^2)^sin({})"]
+
+
+@st.composite
+def programs(draw):
+    names = ["x", "y", "z"]
+    leaves = st.sampled_from(names + ["0.5", "2", "pi"])
+    expression = draw(st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.tuples(st.sampled_from(_UNARY), inner).map(lambda t: t[0].format(t[1])),
+            st.tuples(st.sampled_from(_BINARY), inner, inner).map(lambda t: t[0].format(t[1], t[2])),
+        ),
+        max_leaves=7,
+    ))
+    point = {name: draw(st.floats(-3, 3, allow_nan=False).map(lambda v: round(v, 3))) for name in names}
+    return "f = " + expression + " + 0*(x + y + z)", point
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_witnesses_agree_on_random_programs(program):
+    source, point = program
+    report = check_gradient(grad(source, point), timeout=20)
+    assert report.ok, (source, point, report.variables, report.local_mismatches)
+    assert report.mode == "whole"
+    for variable in report.variables:
+        assert variable.verdict in (OK, NOT_DIFFERENTIABLE, CONVENTION), variable
+        if variable.verdict == OK and variable.detail is None:
+            assert variable.sympy is not None and variable.fd is not None
+
+
+@settings(max_examples=15, deadline=None)
+@given(programs())
+def test_local_mode_agrees_on_random_programs(program):
+    source, point = program
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(witness, "MAX_WHOLE_NODES", 0)  # local mode for every program
+        report = check_gradient(grad(source, point), timeout=20)
+    assert report.mode == "local"
+    assert report.ok, (source, point, report.variables, report.local_mismatches)
+
+
+_GENERIC_POINTS = {1: {"x": 0.3}, 2: {"x": 0.7, "y": 1.3}, None: {"x": 0.3, "y": 0.9, "z": 0.5}}
+
+
+@pytest.mark.parametrize("mode", ["whole", "local"])
+@pytest.mark.parametrize("op", [op for op in OPS.values() if op.syntax], ids=lambda op: op.name)
+def test_sympy_confirms_every_partial_of_the_op_table(op, mode, monkeypatch):
+    if mode == "local":
+        monkeypatch.setattr(witness, "MAX_WHOLE_NODES", 0)
+    point = _GENERIC_POINTS[op.arity]
+    result = grad(apply_text(op, list(point)), point)
+    report = check_gradient(result)
+    assert report.ok and report.mode == mode
+    assert report.local_checked == len(point) and not report.local_mismatches
+    assert all(v.verdict == OK and v.sympy is not None for v in report.variables)
+
+
+# ----- a wrong partial planted in the op table is caught -----
+
+
+def replaced(op: Op, **changes) -> Op:
+    """A copy of an op-table entry with some fields changed (entries are immutable records)."""
+    return Op(**{slot: changes.get(slot, getattr(op, slot)) for slot in Op.__slots__})
+
+
+def _wrong_sin(factor: float):
+    return replaced(OPS["sin"], partials=(lambda xp, out, a: factor * xp.cos(a),))
+
+
+@pytest.mark.parametrize("factor, caught_by_fd", [(-1.0, True), (1 + 1e-6, False)], ids=["gross", "subtle"])
+def test_a_wrong_partial_in_the_op_table_fails_the_check(monkeypatch, factor, caught_by_fd):
+    monkeypatch.setitem(FUNCTIONS, "sin", {1: _wrong_sin(factor)})
+    run, document = check_json("sin(x)*y", "--at", "x=0.7,y=2")
+    assert run.code == ExitStatus.CHECK_FAILED
+    check = document["check"]
+    assert not check["ok"] and check["variables"]["x"]["verdict"] == MISMATCH
+    assert check["variables"]["y"]["verdict"] == OK
+    assert close(check["variables"]["x"]["sympy"], 2 * math.cos(0.7), 1e-12)  # SymPy was not fed our partial
+    fd_gap = abs(check["variables"]["x"]["fd"] - check["variables"]["x"]["ad"])
+    assert (fd_gap > 1e-3) == caught_by_fd  # the subtle error hides from finite differences, not from SymPy
+    [mismatch] = check["locals"]["mismatches"]
+    assert mismatch["formula"] == "sin(x)" and close(mismatch["sympy"], math.cos(0.7), 1e-12)
+
+
+def test_a_wrong_partial_is_caught_in_local_mode(monkeypatch):
+    monkeypatch.setattr(witness, "MAX_WHOLE_NODES", 0)
+    monkeypatch.setitem(FUNCTIONS, "sin", {1: _wrong_sin(1 + 1e-6)})
+    run, document = check_json("sin(x)*y", "--at", "x=0.7,y=2")
+    assert run.code == ExitStatus.CHECK_FAILED
+    assert document["check"]["mode"] == "local"
+    assert document["check"]["variables"]["x"]["verdict"] == MISMATCH
+    assert len(document["check"]["locals"]["mismatches"]) == 1
+
+
+def test_a_wrong_infix_partial_is_caught():
+    graph = parse("(x+y)*z")
+    wrong_mul = replaced(OPS["mul"], partials=(lambda xp, out, a, b: b, lambda xp, out, a, b: b))
+    graph.ops = [wrong_mul if op is OPS["mul"] else op for op in graph.ops]
+    from gradcli.api import differentiate
+
+    report = check_gradient(differentiate(graph, {"x": -2, "y": 5, "z": -4}))
+    assert not report.ok
+    verdicts = {v.name: v.verdict for v in report.variables}
+    assert verdicts == {"x": OK, "y": OK, "z": MISMATCH}  # ∂f/∂z came out as z, not x + y
+
+
+# ----- kinks: reported, not failed -----
+
+KINKS = [
+    # (program, point, variable, left, right, words of the convention)
+    ("relu(x)", "x=0", "x", 0.0, 1.0, "relu'(0) = 0"),
+    ("abs(x)", "x=0", "x", -1.0, 1.0, "abs'(0) = 0"),
+    ("max(x, y)", "x=1,y=1", "x", 0.0, 1.0, "split evenly"),
+    ("min(x, y)", "x=1,y=1", "y", 1.0, 0.0, "split evenly"),
+    ("relu(x)*y", "x=0,y=3", "x", 0.0, 3.0, "relu'(0) = 0"),
+    ("(x^2)^0.5", "x=0", "x", -1.0, 1.0, "0 < b < 1"),
+]
+
+
+@pytest.mark.parametrize("source, at, name, left, right, convention", KINKS, ids=[k[0] for k in KINKS])
+def test_kinks_are_reported_not_failed(source, at, name, left, right, convention):
+    run, document = check_json(source, "--at", at)
+    assert run.code == ExitStatus.OK
+    entry = document["check"]["variables"][name]
+    assert entry["verdict"] == NOT_DIFFERENTIABLE
+    assert close(entry["one_sided"]["left"], left, 1e-6) and close(entry["one_sided"]["right"], right, 1e-6)
+    assert convention in entry["detail"]
+    human = run_cli("check", source, "--at", at)
+    assert human.code == ExitStatus.OK and "not differentiable at this point" in human.stdout
+
+
+def test_sqrt_at_zero_has_only_a_right_derivative():
+    run, document = check_json("sqrt(x)", "--at", "x=0")
+    assert run.code == ExitStatus.OK
+    entry = document["check"]["variables"]["x"]
+    assert entry["verdict"] == NOT_DIFFERENTIABLE and entry["ad"] == "inf"
+    assert entry["one_sided"]["left"] is None and entry["one_sided"]["right"] > 100  # growing like 1/√h
+
+
+def test_a_convention_at_a_removable_kink_is_reported_not_failed():
+    # relu(x) - relu(-x) is x: differentiable at 0, but both relu'(0) = 0 give 0.
+    run, document = check_json("relu(x) - relu(-x)", "--at", "x=0")
+    assert run.code == ExitStatus.OK
+    entry = document["check"]["variables"]["x"]
+    assert entry["verdict"] == CONVENTION and entry["ad"] == 0 and close(entry["fd"], 1.0, 1e-8)
+
+
+def test_an_undefined_partial_is_reported_not_failed():
+    run, document = check_json("x^y", "--at", "x=-2,y=2")  # (-2)^y has no real derivative in y
+    assert run.code == ExitStatus.OK
+    variables = document["check"]["variables"]
+    assert variables["y"]["verdict"] == UNDEFINED and variables["x"]["verdict"] == OK
+
+
+def test_near_a_kink_finite_differences_step_aside_and_sympy_decides():
+    report = check_gradient(grad("relu(x)", x=1e-9))
+    [x] = report.variables
+    assert report.ok and x.verdict == OK and x.sympy == 1.0 and "finite differences not used" in x.detail
+
+
+def test_an_undefined_value_is_a_math_error_not_a_check():
+    run = run_cli("check", "log(x)", "--at", "x=-1")
+    assert run.code == ExitStatus.MATH_ERROR and "negative number" in run.stderr
+
+
+# ----- the time limit, the size guard, SymPy failures -----
+
+
+def test_a_program_that_keeps_sympy_busy_returns_within_the_limit():
+    started = time.monotonic()
+    run = run_process("check", CHAIN, "--at", "x=0.5,y=0.7", "--check-timeout", "2", "--json", timeout=60)
+    elapsed = time.monotonic() - started
+    assert run.code == ExitStatus.OK, run.stderr
+    document = run.json()
+    assert elapsed < 12  # interpreter start + SymPy import + 2 s, not minutes
+    assert math.isfinite(document["value"]) and set(document["gradient"]) == {"x", "y"}
+    check = document["check"]
+    assert check["mode"] == "local" and check["ok"]
+    assert any("symbolic check unavailable for the whole expression: timed out after 2 s" in n for n in check["notes"])
+    for entry in check["variables"].values():
+        assert close(entry["sympy"], entry["ad"], 1e-10)
+
+
+def test_without_any_symbolic_result_the_exit_code_is_unchanged():
+    run, document = check_json("sin(x)*y", "--at", "x=0.7,y=2", "--check-timeout", "0.001")
+    assert run.code == ExitStatus.OK
+    check = document["check"]
+    assert check["mode"] == "unavailable" and check["ok"]
+    assert any(n.startswith("symbolic check unavailable: timed out") for n in check["notes"])
+    assert all(v["sympy"] is None and v["verdict"] == OK for v in check["variables"].values())
+
+
+def _raising(error):
+    def counterpart(sp, *inputs):
+        raise error
+
+    return counterpart
+
+
+@pytest.mark.parametrize("error, words", [(RecursionError(), "nested too deeply"), (ValueError("boom"), "boom")],
+                         ids=["recursion", "exception"])
+def test_a_sympy_failure_leaves_the_main_result_and_the_exit_code(monkeypatch, error, words):
+    monkeypatch.setitem(OPS, "sin", replaced(OPS["sin"], sympy=_raising(error)))
+    run = run_cli("grad", "sin(x)*y", "--at", "x=0.7,y=2", "--check", "--json")
+    assert run.code == ExitStatus.OK
+    document = run.json()
+    assert document["gradient"]["y"] == math.sin(0.7)
+    [note] = document["check"]["notes"]
+    assert note.startswith("symbolic check unavailable: ") and words in note
+
+
+def test_the_size_guard_picks_local_mode_and_a_10000_node_check_takes_seconds():
+    steps = ["a1 = tanh(x*y)"] + [f"a{i} = tanh(a{i - 1}*x + y) + 0.1*a{i - 1}" for i in range(2, 2001)]
+    source = "; ".join(steps)
+    result = grad(source, x=0.3, y=-0.2)
+    assert len(result.graph) > 10_000
+    started = time.monotonic()
+    report = check_gradient(result)
+    elapsed = time.monotonic() - started
+    assert report.mode == "local" and report.ok
+    assert any("operations (the whole-expression limit is" in note for note in report.notes)
+    assert report.local_checked > 10_000 and elapsed < 15
+
+
+def test_a_spawned_worker_gives_the_same_check(monkeypatch):
+    # The start method of systems without a safe fork (macOS, Windows): the job travels pickled.
+    monkeypatch.setattr(witness, "START_METHOD", "spawn")
+    report = check_gradient(grad("q = x + y; f = q * z", x=-2, y=5, z=-4), timeout=60)
+    assert report.ok and report.mode == "whole" and report.local_checked == 4
+    assert [v.sympy for v in report.variables] == [-4.0, -4.0, 3.0]
+
+
+def test_no_worker_process_outlives_the_check():
+    check_json(CHAIN, "--at", "x=0.5,y=0.7", "--check-timeout", "0.5")
+    assert multiprocessing.active_children() == []
+
+
+# ----- --expect and --expect-node -----
+
+
+def test_expect_right_numbers_pass():
+    run, document = check_json("(x+y)*z", "--at", "x=-2,y=5,z=-4", "--expect", "x=-4,y=-4,z=3")
+    assert run.code == ExitStatus.OK
+    assert all(e["ok"] for e in document["check"]["expect"].values())
+
+
+def test_expect_wrong_numbers_fail_naming_each():
+    run = run_cli("check", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--expect", "x=-4,y=4,z=2")
+    assert run.code == ExitStatus.CHECK_FAILED
+    document = run_cli("check", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--expect", "x=-4,y=4,z=2", "--json").json()
+    expect = document["check"]["expect"]
+    assert {name for name, e in expect.items() if not e["ok"]} == {"y", "z"}
+    assert expect["y"]["right"] == -4 and expect["z"]["right"] == 3
+
+
+@pytest.mark.parametrize("typed, ok", [("0.39", True), ("0.4", True), ("0.38", False), ("0.3932", True),
+                                       ("0.3933", False), ("1/3", False)])
+def test_a_decimal_counts_to_the_digits_typed(typed, ok):
+    # ∂f/∂x0 of the neuron is 0.39322386648... (CS231n prints 0.39).
+    run = run_cli("check", "sigmoid(w0*x0 + w1*x1 + w2)", "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3",
+                  "--expect", f"x0={typed}")
+    assert (run.code == ExitStatus.OK) == ok
+
+
+def test_an_integer_is_taken_exactly():
+    assert check_json("x*y", "--at", "x=3,y=4.4", "--expect", "x=4")[0].code == ExitStatus.CHECK_FAILED
+    assert check_json("x*y", "--at", "x=3,y=4", "--expect", "x=4")[0].code == ExitStatus.OK
+
+
+def test_expect_node_right():
+    run, document = check_json("q = x + y; f = q * z", "--at", "x=-2,y=5,z=-4", "--expect-node", "q=-4")
+    assert run.code == ExitStatus.OK and "first_wrong" not in document["check"]
+
+
+def test_expect_node_wrong_names_the_first_wrong_step_with_its_local_gradients():
+    # The student got ∂f/∂q wrong (4); their x, y follow from it (4, 4). q comes first backwards.
+    run, document = check_json("q = x + y; f = q * z", "--at", "x=-2,y=5,z=-4",
+                               "--expect-node", "q=4,x=4", "--expect", "z=3")
+    assert run.code == ExitStatus.CHECK_FAILED
+    first = document["check"]["first_wrong"]
+    assert first["name"] == "q" and first["right"] == -4 and first["expected"] == 4
+    [step] = first["steps"]
+    assert step["via"] == "f" and step["upstream"] == 1 and step["local"] == -4 and step["contribution"] == -4
+    human = run_cli("check", "q = x + y; f = q * z", "--at", "x=-2,y=5,z=-4", "--expect-node", "q=4,x=4")
+    assert "First wrong step" in human.stdout and "∂f/∂q is -4, not 4" in human.stdout
+
+
+def test_expect_node_at_a_branch_shows_every_contribution():
+    # branch-node seed: y1 = 2x, y2 = x², ∂z/∂x = 2 + 6 = 8.
+    document = check_json("y1 = 2*x; y2 = x^2; z = y1 + y2", "--at", "x=3", "--expect-node", "x=6")[1]
+    first = document["check"]["first_wrong"]
+    assert first["right"] == 8
+    assert sorted(step["contribution"] for step in first["steps"]) == [2, 6]
+
+
+def test_expect_node_accepts_trace_labels():
+    run, document = check_json("(x+y)*z", "--at", "x=-2,y=5,z=-4", "--expect-node", "t1=-4")
+    assert run.code == ExitStatus.OK and document["check"]["expect"]["t1"]["ok"]
+
+
+@pytest.mark.parametrize("args", [("--expect", "nope=1"), ("--expect", "x=1", "--expect", "x=2"),
+                                  ("--expect", "x")], ids=["unknown", "twice", "no-value"])
+def test_bad_expectations_are_usage_errors(args):
+    run = run_cli("check", "(x+y)*z", "--at", "x=-2,y=5,z=-4", *args)
+    assert run.code == ExitStatus.BAD_INPUT and "Traceback" not in run.stderr
+
+
+def test_api_expectations():
+    report = check_gradient(grad("(x+y)*z", x=-2, y=5, z=-4), expectations=[Expectation("z", 3.0)])
+    assert report.ok and report.expectations[0].right == 3.0
+
+
+def test_rtol_loosens_the_sympy_comparison(monkeypatch):
+    monkeypatch.setitem(FUNCTIONS, "sin", {1: _wrong_sin(1 + 1e-6)})
+    assert check_json("sin(x)*y", "--at", "x=0.7,y=2")[0].code == ExitStatus.CHECK_FAILED
+    assert check_json("sin(x)*y", "--at", "x=0.7,y=2", "--rtol", "1e-5")[0].code == ExitStatus.OK
+
+
+# ----- start-up and safety -----
+
+
+def test_a_plain_grad_never_imports_sympy():
+    def imported(*args):
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "gradcli", *args], capture_output=True,
+                              text=True, env={"PYTHONPATH": str(REPO)}, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+
+    assert "sympy" not in imported("grad", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--json")
+    assert "sympy" in imported("grad", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--json", "--check")
+
+
+AUDIT_SCRIPT = """
+import sys, types
+log = sys.argv[1]
+MARK = "Zq7Xv"  # in no library: only user text carries it
+
+def mentions(item, depth=0):
+    if isinstance(item, (str, bytes)):
+        return MARK in (item if isinstance(item, str) else item.decode("utf-8", "replace"))
+    if isinstance(item, types.CodeType) and depth < 10:
+        return any(mentions(x, depth + 1) for x in (*item.co_names, *item.co_varnames, *item.co_consts))
+    return False
+
+def hook(event, args):
+    if event in ("compile", "exec") and args and mentions(args[0]):
+        with open(log, "a") as stream:
+            stream.write(event + "\\n")
+
+sys.addaudithook(hook)
+from gradcli.cli import main
+program = "q_Zq7Xv = w_Zq7Xv * sin(v_Zq7Xv) + exp(w_Zq7Xv)/(1 + v_Zq7Xv^2); r_Zq7Xv = q_Zq7Xv^2"
+at = "w_Zq7Xv=0.5,v_Zq7Xv=-1.25"
+codes = [main(["check", program, "--at", at, "--json"]),
+         main(["check", program, "--at", at, "--expect", "w_Zq7Xv=1", "--json"]),
+         main(["diff", program, "--at", at, "--json"]),
+         main(["diff", program, "--wrt", "q_Zq7Xv", "--latex"])]
+print(codes)
+compile("control_Zq7Xv + 1", "<control>", "eval")  # the hook does see user text when it is compiled
+"""
+
+
+def test_no_user_text_is_compiled_or_executed(tmp_path):
+    log = tmp_path / "events.log"
+    done = subprocess.run([sys.executable, "-c", AUDIT_SCRIPT, str(log)], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, 1, 0, 0]
+    assert log.read_text().splitlines() == ["compile"]  # the control alone
+
+
+def test_check_module_has_no_sympy_at_import():
+    code = "import sys, gradcli.check, gradcli.witness; print('sympy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(REPO)},
+                          timeout=60)
+    assert done.stdout.strip() == "False"
+
+
+def test_finite_differences_without_numpy_match_the_batched_ones(monkeypatch):
+    source = "sigmoid(w0*x0 + w1*x1 + w2)"
+    result = grad(source, w0=2, x0=-1, w1=-3, x1=-2, w2=-3)
+    batched = witness.finite_differences(result.graph, result.at, result.value)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now raises ImportError
+    scalar = witness.finite_differences(result.graph, result.at, result.value)
+    for name in result.at:
+        assert close(batched[name].central, scalar[name].central, 1e-9)
+        assert close(scalar[name].central, result.gradient[name], 1e-8)
+
+
+def test_constants_become_exact_numbers_not_huge_integers():
+    import sympy as sp
+
+    assert witness.sympy_number(sp, 1.1, "1.1") == sp.Rational(11, 10)
+    assert witness.sympy_number(sp, 3.0, "3") == sp.Integer(3)
+    assert witness.sympy_number(sp, math.pi, "pi") is sp.pi
+    assert isinstance(witness.sympy_number(sp, 1e300, "1e300"), sp.Float)
+    assert isinstance(witness.sympy_number(sp, 1e-300, "1e-300"), sp.Float)
+
+
+def test_check_options_of_grad_need_check():
+    run = run_cli("grad", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--rtol", "1e-3")
+    assert run.code == ExitStatus.BAD_INPUT and "--check" in run.stderr
+
+
+def test_without_sympy_the_check_falls_back_to_finite_differences(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sympy", None)  # import sympy now raises ImportError
+    report = check_gradient(grad("(x+y)*z", x=-2, y=5, z=-4))
+    assert report.ok and report.mode == "unavailable"
+    assert report.notes == ["symbolic check unavailable: SymPy is not installed; only finite differences were compared"]
+    assert [v.fd for v in report.variables] == pytest.approx([-4, -4, 3], rel=1e-8)

@@ -1,0 +1,119 @@
+"""`gradcli diff`: each partial derivative as a formula by SymPy, and with --at its value.
+
+Witnesses: the textbook derivatives of the course examples, and the published gradients
+(seed examples) for the values.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+
+import pytest
+
+from gradcli.errors import ExitStatus
+
+from conftest import at_option, run_cli, seed_examples
+
+CHAIN = "; ".join(["a1 = sin(x)*x + x*y"] + [f"a{i} = sin(a{i - 1})*x + a{i - 1}*y" for i in range(2, 17)])
+
+
+def diff_json(*args: str) -> dict:
+    run = run_cli("diff", *args, "--json")
+    assert run.code == ExitStatus.OK, run.stderr
+    return run.json()
+
+
+TEXTBOOK = [
+    # (program, {variable or intermediate: the derivative as SymPy writes it})
+    ("(x+y)*z", {"x": "z", "y": "z", "z": "x + y"}),
+    ("x^3", {"x": "3*x**2"}),
+    ("apple_price = apple * n; total = apple_price * tax", {"apple": "n*tax", "n": "apple*tax", "tax": "apple*n"}),
+    ("t = x + y; z = t^2", {"t": "2*t", "x": "2*x + 2*y"}),
+    ("q = x + y; f = q * z", {"q": "z"}),
+    ("sin(x)*y", {"x": "y*cos(x)", "y": "sin(x)"}),
+    ("1.1*x", {"x": "11/10"}),
+    ("relu(x)", {"x": "Heaviside(x)"}),
+    ("abs(x)", {"x": "sign(x)"}),
+]
+
+
+@pytest.mark.parametrize("source, expected", TEXTBOOK, ids=[t[0] for t in TEXTBOOK])
+def test_formulas_are_the_textbook_derivatives(source, expected):
+    document = diff_json(source, "--wrt", ",".join(expected))
+    assert document["derivatives"] == expected
+    assert "values" not in document
+
+
+@pytest.mark.parametrize("example", seed_examples(), ids=lambda e: e["name"])
+def test_values_at_the_point_are_the_published_gradient(example):
+    document = diff_json(example["expression"], "--at", at_option(example["at"]))
+    assert set(document["derivatives"]) == set(example["gradient"])
+    for name, published in example["gradient"].items():
+        assert math.isclose(document["values"][name], published, rel_tol=1e-12, abs_tol=1e-15)
+
+
+def test_the_value_of_an_intermediate_derivative():
+    # Deep Learning from Scratch, ch. 5: z = t², ∂z/∂t = 2t = 6 at x = 1, y = 2.
+    document = diff_json("t = x + y; z = t^2", "--wrt", "t", "--at", "x=1,y=2")
+    assert document["derivatives"] == {"t": "2*t"} and document["values"] == {"t": 6.0}
+
+
+def test_plain_lines_for_scripts():
+    run = run_cli("diff", "(x+y)*z", "--plain")
+    assert run.code == ExitStatus.OK
+    assert run.stdout.splitlines() == ["df/dx = z", "df/dy = z", "df/dz = x + y"]
+    run = run_cli("diff", "(x+y)*z", "--plain", "--wrt", "z", "--at", "x=-2,y=5,z=-4")
+    assert run.stdout.splitlines() == ["df/dz = x + y = 3"]
+
+
+def test_latex():
+    run = run_cli("diff", "x0^2*w_1", "--latex", "--wrt", "x0")
+    assert run.code == ExitStatus.OK
+    assert run.stdout.strip() == r"\frac{\partial f}{\partial x_{0}} = 2 w_{1} x_{0}"
+
+
+def test_pretty_is_the_default():
+    run = run_cli("diff", "sin(x)*sin(x)", "--at", "x=pi/4")
+    assert run.code == ExitStatus.OK
+    assert "∂f/∂x" in run.stdout and "sin(2⋅x)" in run.stdout  # simplified, by the unicode pretty printer
+    assert run.stdout.split()[-1] == "1"  # 2 sin(π/4) cos(π/4)
+
+
+def test_formulas_are_simplified():
+    document = diff_json("sin(x)^2 + cos(x)^2")
+    assert document["derivatives"] == {"x": "0"}
+
+
+def test_kink_notes_are_warnings_with_at():
+    run = run_cli("diff", "relu(x)", "--at", "x=0", "--json")
+    assert run.code == ExitStatus.OK
+    assert any("relu'(0) = 0" in warning for warning in run.json()["warnings"])
+
+
+@pytest.mark.parametrize("args, code", [
+    (("(x+y)*z", "--latex", "--plain"), ExitStatus.BAD_INPUT),
+    (("(x+y)*z", "--wrt", "w"), ExitStatus.BAD_INPUT),
+    (("log(x)", "--at", "x=-1"), ExitStatus.MATH_ERROR),
+    (("(x+y)*z", "--at", "x=1"), ExitStatus.BAD_INPUT),
+], ids=["latex-and-plain", "unknown-wrt", "math-error", "missing-value"])
+def test_bad_input(args, code):
+    run = run_cli("diff", *args)
+    assert run.code == code and "Traceback" not in run.stderr
+
+
+def test_a_derivative_sympy_cannot_finish_stops_at_the_time_limit():
+    started = time.monotonic()
+    run = run_cli("diff", CHAIN, "--timeout", "1")
+    assert time.monotonic() - started < 5
+    assert run.code == ExitStatus.BAD_INPUT and "timed out after 1 s" in run.stderr
+    assert multiprocessing.active_children() == []
+
+
+def test_a_program_too_big_for_sympy_is_refused_at_once():
+    source = " + ".join(f"x{i}*y{i}" for i in range(200))
+    started = time.monotonic()
+    run = run_cli("diff", source)
+    assert time.monotonic() - started < 2
+    assert run.code == ExitStatus.BAD_INPUT and "too big for a symbolic derivative" in run.stderr
