@@ -1,0 +1,529 @@
+"""Batch mode (`grad EXPR --points FILE`, gradcli.batch): every row must be what one point gives.
+
+The witness for each row is the single-point `gradcli.grad` at that row (the scalar path through
+Python's math module), and for the course's neuron the published numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gradcli
+from gradcli import batch, scalar
+from gradcli.errors import BindingError, ExitStatus, MathError
+from gradcli.parse import parse
+
+from conftest import REPO, seed_examples
+
+NEURON = "sigmoid(w0*x0 + w1*x1 + w2)"
+NEURON_NAMES = ["w0", "x0", "w1", "x1", "w2"]
+KINKS = "relu(x) * max(y, z) + abs(x - y) + min(x, y, z)"
+
+# Programs of correctly rounded operations (+ - * / sqrt) and selections (relu, max, min, abs):
+# NumPy and math compute these identically, so the rows must match to the last bit.
+EXACT_PROGRAMS = {
+    "circuit": ("(x+y)*z", ["x", "y", "z"]),
+    "kinks": (KINKS, ["x", "y", "z"]),
+    "rational": ("q = x*y - z; f = q / (x*x + 1) + sqrt(z*z + y*y) - -x", ["x", "y", "z"]),
+    "ties-of-three": ("max(x, y, z) * min(y, z) + relu(z - x)", ["x", "y", "z"]),
+}
+
+# NumPy's kernels for these may round differently from libm's in the last place.
+TRANSCENDENTAL_PROGRAMS = {
+    "neuron": (NEURON, NEURON_NAMES),
+    "binary-xent": ("z = w*x + b; a = sigmoid(z); L = -(y*log(a) + (1-y)*log(1-a))", ["w", "x", "b", "y"]),
+    "assorted": ("tanh(x*y) + sinh(x)*cosh(y) + atan2(x, y) + x^y + log10(x*x + 1) + softplus(y) + sin(x)/cos(y)",
+                 ["x", "y"]),
+}
+
+
+def bits(number: float) -> bytes | str:
+    """A float's exact bits (every nan counts as the same nan)."""
+    return "nan" if number != number else struct.pack("<d", number)
+
+
+def sample(names: list[str], rows: int, seed: int) -> dict[str, np.ndarray]:
+    """Half small integers and halves (zeros and ties, the kinks), half normal draws."""
+    random = np.random.default_rng(seed)
+    kinks = random.choice([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0], size=(len(names), rows))
+    smooth = np.round(random.normal(scale=2.0, size=(len(names), rows)), 4)
+    pick = random.random(size=rows) < 0.5
+    return {name: np.where(pick, kinks[i], smooth[i]) for i, name in enumerate(names)}
+
+
+def single_point(source: str, names: list[str], columns: dict, row: int):
+    """The single-point Result at a row, or the MathError it raises."""
+    try:
+        return gradcli.grad(source, {name: float(columns[name][row]) for name in names})
+    except MathError as error:
+        return error
+
+
+def assert_row_matches(result: batch.Batch, row: int, expected, names: list[str]) -> None:
+    if isinstance(expected, MathError):
+        assert result.errors.get(row) == expected.message, f"row {row}"
+        return
+    assert row not in result.errors, f"row {row}: {result.errors.get(row)}"
+    assert bits(result.value[row]) == bits(expected.value), f"row {row} value"
+    for name in names:
+        assert bits(result.gradient[name][row]) == bits(expected.gradient[name]), f"row {row} ∂/∂{name}"
+
+
+def cli_points(cli, source: str, text: str, *options: str):
+    """`grad SOURCE --points -` with `text` on stdin."""
+    return cli("grad", source, "--points", "-", *options, input=text)
+
+
+def read_csv(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def read_jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def csv_text(names: list[str], rows: list[list]) -> str:
+    return "\n".join([",".join(names), *(",".join(str(cell) for cell in row) for row in rows)]) + "\n"
+
+
+def jsonl_text(names: list[str], rows: list[list]) -> str:
+    return "".join(json.dumps(dict(zip(names, row))) + "\n" for row in rows)
+
+
+# ----- each row equals one point -----
+
+
+@pytest.mark.parametrize("source, names", EXACT_PROGRAMS.values(), ids=EXACT_PROGRAMS.keys())
+def test_rows_equal_single_points_bit_for_bit(source, names):
+    columns = sample(names, 400, seed=len(source))
+    result = batch.gradients(source, columns)
+    for row in range(400):
+        assert_row_matches(result, row, single_point(source, names, columns, row), names)
+
+
+@pytest.mark.parametrize("source, names", TRANSCENDENTAL_PROGRAMS.values(), ids=TRANSCENDENTAL_PROGRAMS.keys())
+def test_rows_equal_single_points_given_the_same_elementary_functions(source, names, monkeypatch):
+    """With the scalar namespace's exp, log, tanh... swapped for NumPy's kernels, rows match to the bit.
+
+    So the batch runs the same graph, the same rules, in the same order; what is left between a
+    batch row and `grad` is only how NumPy and libm round an elementary function (measured below).
+    """
+    for name in ("exp", "log", "log1p", "log10", "tanh", "sinh", "cosh", "sin", "cos", "atan2", "pow"):
+        kernel = getattr(np, name)
+        monkeypatch.setattr(scalar, name, lambda *a, kernel=kernel: float(kernel(*a)))
+    columns = sample(names, 300, seed=len(source))
+    with np.errstate(all="ignore"):
+        result = batch.gradients(source, columns)
+        expected = [single_point(source, names, columns, row) for row in range(300)]
+    assert any(isinstance(e, MathError) for e in expected) == (source == TRANSCENDENTAL_PROGRAMS["assorted"][0])
+    for row in range(300):
+        assert_row_matches(result, row, expected[row], names)
+
+
+def test_neuron_rows_are_exact_where_numpy_and_math_exp_agree():
+    """Unpatched: where NumPy's exp and math.exp agree at a row, the row matches `grad` to the bit;
+    elsewhere the value is within 1 ulp and the partials within the propagated rounding of exp."""
+    columns = sample(NEURON_NAMES, 2000, seed=231)
+    result = batch.gradients(NEURON, columns)
+    agreeing = 0
+    for row in range(2000):
+        w0, x0, w1, x1, w2 = (float(columns[name][row]) for name in NEURON_NAMES)
+        argument = -abs(w0 * x0 + w1 * x1 + w2)
+        expected = gradcli.grad(NEURON, w0=w0, x0=x0, w1=w1, x1=x1, w2=w2)
+        if float(np.exp(argument)) == math.exp(argument):
+            agreeing += 1
+            assert_row_matches(result, row, expected, NEURON_NAMES)
+        else:
+            assert abs(result.value[row] - expected.value) <= math.ulp(expected.value)
+            for name in NEURON_NAMES:
+                assert result.gradient[name][row] == pytest.approx(expected.gradient[name], rel=1e-13, abs=1e-300)
+    assert agreeing > 1000  # the exact comparison covers most rows, so the test has teeth
+
+
+def test_neuron_example_file_gives_the_course_numbers(cli):
+    """examples/points.csv row 1 is the CS231n neuron; its numbers are the published ones."""
+    seed = next(example for example in seed_examples() if example["name"] == "neuron-sigmoid-gate")
+    run = cli("grad", seed["expression"], "--points", str(REPO / "examples" / "points.csv"))
+    assert run.code == 0, run.stderr
+    first = read_csv(run.stdout)[0]
+    assert {name: float(first[name]) for name in seed["at"]} == seed["at"]
+    assert float(first["f"]) == pytest.approx(seed["value"], rel=1e-15)
+    for name, expected in seed["gradient"].items():
+        assert float(first[f"df/d{name}"]) == pytest.approx(expected, rel=1e-15)
+    assert first["error"] == ""
+
+
+# ----- formats -----
+
+FORMAT_ROWS = [[1, 2, 2], [0, -1, 0.5], [-2, -2, -2], [0.25, 3, -1], [2, 0, 0]]
+
+
+@pytest.mark.parametrize("reading", ["csv", "jsonl"])
+@pytest.mark.parametrize("writing", ["csv", "jsonl"])
+def test_formats_both_ways_give_single_point_numbers(cli, reading, writing):
+    names = ["x", "y", "z"]
+    text = (csv_text if reading == "csv" else jsonl_text)(names, FORMAT_ROWS)
+    run = cli_points(cli, KINKS, text, "--format", writing)
+    assert run.code == 0, run.stderr
+    rows = (read_csv if writing == "csv" else read_jsonl)(run.stdout)
+    assert len(rows) == len(FORMAT_ROWS)
+    assert list(rows[0]) == ["x", "y", "z", "f", "df/dx", "df/dy", "df/dz", "error"]
+    for given, row in zip(FORMAT_ROWS, rows):
+        expected = gradcli.grad(KINKS, dict(zip(names, given)))
+        assert [float(row[name]) for name in names] == given
+        assert bits(float(row["f"])) == bits(expected.value)
+        assert [bits(float(row[f"df/d{name}"])) for name in names] == [bits(v) for v in expected.gradient.values()]
+        assert row["error"] in ("", None)
+
+
+def test_json_flag_means_json_lines_and_contradicting_csv_is_a_usage_error(cli):
+    text = csv_text(["x", "y", "z"], FORMAT_ROWS)
+    run = cli_points(cli, KINKS, text, "--json")
+    assert run.code == 0 and len(read_jsonl(run.stdout)) == len(FORMAT_ROWS)
+    run = cli_points(cli, KINKS, text, "--json", "--format", "csv")
+    assert run.code == ExitStatus.BAD_INPUT and run.stdout == ""
+
+
+def test_output_reads_back_as_points(cli):
+    """The CSV written names the variables in its header, so it can be fed back in."""
+    first = cli_points(cli, KINKS, csv_text(["x", "y", "z"], FORMAT_ROWS))
+    again = cli_points(cli, KINKS, first.stdout)
+    assert again.code == 0
+    assert again.stdout == first.stdout
+    assert "column 'f' is not a variable of the program" in again.stderr
+
+
+def test_infinite_partials_are_spelled_like_json_output(cli):
+    run = cli_points(cli, "sqrt(x)", "x\n0\n4\n", "--format", "jsonl")
+    assert run.code == 0
+    first, second = read_jsonl(run.stdout)
+    assert first["df/dx"] == "inf" and first["f"] == 0.0 and second["df/dx"] == 0.25
+    assert gradcli.grad("sqrt(x)", x=0).gradient["x"] == math.inf
+
+
+# ----- errors per row -----
+
+ERROR_ROWS = [[2, 1], [-1, 1], [3, 0], [0, 1], [1.5, 2]]
+
+
+@pytest.mark.parametrize("writing", ["csv", "jsonl"])
+def test_math_error_rows_get_the_single_point_message_and_exit_3(cli, writing):
+    source = "log(x) / y"
+    run = cli_points(cli, source, csv_text(["x", "y"], ERROR_ROWS), "--format", writing)
+    assert run.code == ExitStatus.MATH_ERROR
+    rows = (read_csv if writing == "csv" else read_jsonl)(run.stdout)
+    empty = "" if writing == "csv" else None
+    for given, row in zip(ERROR_ROWS, rows):
+        try:
+            expected = gradcli.grad(source, x=given[0], y=given[1])
+        except MathError as error:
+            assert row["error"] == error.message
+            assert (row["f"], row["df/dx"], row["df/dy"]) == (empty, empty, empty)
+            assert [float(row["x"]), float(row["y"])] == given  # the inputs are still echoed
+        else:
+            assert row["error"] == empty
+            assert float(row["f"]) == expected.value and float(row["df/dx"]) == expected.gradient["x"]
+    messages = [row["error"] for row in rows]
+    assert "log of a negative" in messages[1] or "negative" in messages[1]
+    assert "division by zero" in messages[2]
+    assert "3 of 5 points in standard input have no result" in run.stderr
+    assert "line 3:" in run.stderr and "line 5:" in run.stderr  # the header is line 1
+
+
+def test_a_nan_hidden_by_a_later_node_is_still_an_error_as_for_one_point():
+    """relu(nan) is 0, but `grad` refuses the point because a node has no value; so must the batch."""
+    source = "relu(log(x)) + x"
+    with pytest.raises(MathError) as single:
+        gradcli.grad(source, x=-1.0)
+    result = batch.gradients(source, x=[-1.0, 1.0])
+    assert result.errors == {0: single.value.message}
+    assert math.isnan(result.value[0]) and result.value[1] == 1.0
+
+
+@pytest.mark.parametrize("source", ["x + log(-1)", "relu(log(-1)) + x"], ids=["propagated", "hidden"])
+def test_a_constant_subexpression_without_a_value_fails_every_row(source):
+    result = batch.gradients(source, x=[1.0, 2.0, 3.0])
+    with pytest.raises(MathError) as single:
+        gradcli.grad(source, x=1.0)
+    assert result.errors == {0: single.value.message, 1: single.value.message, 2: single.value.message}
+
+
+CSV_MALFORMED = "x,y\n1,2\nabc,1\n3\n,4\n5,6,7\ninf,1\n2,2\n"
+
+
+def test_malformed_csv_rows_error_alone_and_exit_2(cli):
+    """Decision: an unusable row (non-number, missing cell, wrong field count, not finite) gets its
+    message in `error` like a math error; the rest is computed; the exit status is 2 (bad input)."""
+    run = cli_points(cli, "x*y", CSV_MALFORMED)
+    assert run.code == ExitStatus.BAD_INPUT
+    rows = read_csv(run.stdout)
+    assert [row["error"] for row in rows] == [
+        "",
+        "the value of x must be a number, not 'abc'",
+        "the row has 1 fields; the header has 2",
+        "no value for x",
+        "the row has 3 fields; the header has 2",
+        "the value of x must be finite, not inf",
+        "",
+    ]
+    assert [row["f"] for row in rows] == ["2.0", "", "", "", "", "", "4.0"]
+    assert rows[1]["x"] == "abc"  # the input is echoed as given
+    assert "5 of 7 points" in run.stderr and "5 with unusable input" in run.stderr
+
+
+def test_malformed_json_lines_error_alone_and_exit_2(cli):
+    text = '{"x": 1, "y": 2}\n[1, 2]\n{"x": "3", "y": 1}\n{"y": 1}\nnot json\n{"x": true, "y": 1}\n\n{"x": 2, "y": 2}\n'
+    run = cli_points(cli, "x*y", text, "--format", "jsonl")
+    assert run.code == ExitStatus.BAD_INPUT
+    rows = read_jsonl(run.stdout)
+    assert [row["error"] for row in rows] == [
+        None,
+        'a line must be a JSON object such as {"x": 1.5}',
+        "the value of x must be a number, not '3'",
+        "no value for x",
+        "not valid JSON (Expecting value)",
+        "the value of x must be a number, not True",
+        None,
+    ]
+    assert rows[0]["f"] == 2.0 and rows[-1]["f"] == 4.0
+    assert "line 5: no value for x" not in run.stderr and "line 4: no value for x" in run.stderr
+
+
+def test_unusable_input_outranks_math_errors_in_the_exit_status(cli):
+    run = cli_points(cli, "log(x)", "x\n-1\nabc\n2\n")
+    assert run.code == ExitStatus.BAD_INPUT
+    assert "1 with unusable input, 1 with a math error" in run.stderr
+
+
+# ----- the header, --at and stdin -----
+
+
+def test_a_header_missing_a_variable_is_refused_before_any_output(cli):
+    run = cli_points(cli, "(x+y)*z", "x,y\n1,2\n")
+    assert run.code == ExitStatus.BAD_INPUT
+    assert run.stdout == ""
+    assert "has no column for z" in run.stderr and "--at z=" in run.stderr
+
+
+@pytest.mark.parametrize("text, warning", [
+    ("id,x,y\nfirst,2,3\n", "column 'id' is not a variable of the program"),
+    ('{"id": "first", "x": 2, "y": 3}\n', "key 'id' is ignored"),
+], ids=["csv", "jsonl"])
+def test_unknown_columns_are_ignored_with_a_warning(cli, text, warning):
+    run = cli_points(cli, "x*y", text)
+    assert run.code == 0
+    assert warning in run.stderr
+    assert read_csv(run.stdout)[0]["f"] == "6.0"
+
+
+def test_empty_input_is_refused_and_a_header_alone_gives_no_rows(cli):
+    assert cli_points(cli, "x", "").code == ExitStatus.BAD_INPUT
+    run = cli_points(cli, "x*2", "x\n")
+    assert run.code == 0 and run.stdout == "x,f,df/dx,error\n"
+
+
+def test_at_fixes_a_variable_for_every_row(cli):
+    rows = [[2, -1, -3, -2], [1, 1, 1, 1], [0.5, -0.5, 2, 0]]
+    run = cli_points(cli, NEURON, csv_text(["w0", "x0", "w1", "x1"], rows), "--at", "w2=-3")
+    assert run.code == 0, run.stderr
+    for given, row in zip(rows, read_csv(run.stdout)):
+        expected = gradcli.grad(NEURON, dict(zip(["w0", "x0", "w1", "x1"], given)), w2=-3)
+        assert float(row["w2"]) == -3.0
+        assert float(row["f"]) == pytest.approx(expected.value, rel=1e-15)
+        assert float(row["df/dw2"]) == pytest.approx(expected.gradient["w2"], rel=1e-13)
+
+
+def test_at_overrides_a_column_with_a_warning(cli):
+    run = cli_points(cli, "x*y", "x,y\n2,3\n4,5\n", "--at", "y=10")
+    assert run.code == 0
+    assert [row["f"] for row in read_csv(run.stdout)] == ["20.0", "40.0"]
+    assert "column 'y' is ignored: --at gives y" in run.stderr
+
+
+def test_points_from_a_file_and_from_stdin_agree(cli, tmp_path):
+    text = csv_text(["x", "y", "z"], FORMAT_ROWS)
+    path = tmp_path / "points.csv"
+    path.write_text(text)
+    from_file = cli("grad", KINKS, "--points", str(path))
+    assert from_file.code == 0 and from_file.stdout == cli_points(cli, KINKS, text).stdout
+
+
+def test_program_and_points_cannot_both_read_stdin(cli):
+    run = cli("grad", "-", "--points", "-", input="x\n1\n")
+    assert run.code == ExitStatus.BAD_INPUT
+    assert "standard input" in run.stderr
+
+
+def test_a_missing_points_file_is_bad_input(cli, tmp_path):
+    run = cli("grad", "x", "--points", str(tmp_path / "absent.csv"))
+    assert run.code == ExitStatus.BAD_INPUT and "cannot read" in run.stderr
+
+
+def test_format_without_points_is_a_usage_error(cli):
+    assert cli("grad", "x", "--at", "x=1", "--format", "jsonl").code == ExitStatus.BAD_INPUT
+
+
+def test_wrt_selects_partials_including_named_intermediates(cli):
+    run = cli_points(cli, "q = x + y; f = q * z", "x,y,z\n-2,5,-4\n", "--wrt", "q,z")
+    assert run.code == 0
+    row = read_csv(run.stdout)[0]
+    assert list(row) == ["x", "y", "z", "f", "df/dq", "df/dz", "error"]
+    assert (float(row["df/dq"]), float(row["df/dz"])) == (-4.0, 3.0)  # CS231n: ∂f/∂q = z, ∂f/∂z = q
+
+
+def test_a_column_name_clash_is_refused(cli):
+    run = cli_points(cli, "x", "x\n1\n")  # the output is named x too
+    assert run.code == ExitStatus.BAD_INPUT and "two columns named x" in run.stderr
+
+
+# ----- chunks -----
+
+
+def test_many_rows_in_several_chunks_equal_one_chunk():
+    names = ["x", "y", "z"]
+    columns = sample(names, 1000, seed=7)
+    columns["x"][[3, 500, 999]] = [np.nan, -np.inf, np.nan]  # input errors in different chunks
+    source = "log(x*x) * max(y, z) / (y - z)"
+    with np.errstate(all="ignore"):
+        whole = batch.differentiate_many(parse(source), columns, chunk_rows=10**6)
+        for size in (1, 7, 128):
+            pieces = batch.differentiate_many(parse(source), columns, chunk_rows=size)
+            assert pieces.errors == whole.errors
+            assert [bits(v) for v in pieces.value] == [bits(v) for v in whole.value]
+            for name in names:
+                assert [bits(v) for v in pieces.gradient[name]] == [bits(v) for v in whole.gradient[name]]
+    assert whole.errors[3] == "the value of x must be finite, not nan"
+    assert any(message.startswith("math error") for message in whole.errors.values())
+
+
+def run_points(text: str, source: str = "x*y", **options):
+    """gradcli.batch.run_points on `text` (as a points file), capturing stdout, stderr and warnings."""
+    stdout, stderr, said = io.StringIO(), io.StringIO(), []
+    stdin = io.TextIOWrapper(io.BytesIO(text.encode()))
+    saved, sys.stdin = sys.stdin, stdin
+    try:
+        status = batch.run_points(parse(source), {}, "-", options.pop("output_format", "csv"), None,
+                                  warn=said.append, say=said.append, stdout=stdout, stderr=stderr, **options)
+    finally:
+        sys.stdin = saved
+    return status, stdout.getvalue(), stderr.getvalue(), said
+
+
+@pytest.mark.parametrize("reading", ["csv", "jsonl"])
+def test_cli_chunks_give_the_same_output_as_one_chunk(reading):
+    rows = [[k / 7 - 40, (k % 13) - 6] for k in range(600)] + [["oops", 1], [1, 2]]
+    text = (csv_text if reading == "csv" else jsonl_text)(["x", "y"], rows)
+    outputs = {size: run_points(text, "log(x) * y", chunk_rows=size)[:2] for size in (1, 5, 64, 10**6)}
+    assert len(set(outputs.values())) == 1
+    status, stdout = outputs[1]
+    assert status == ExitStatus.BAD_INPUT and stdout.count("\n") == 603
+    assert stdout.count("math error in log") == 281  # x = k/7 - 40 ≤ 0 for k ≤ 280
+
+
+class Discard:
+    """A stdout that keeps nothing, so that only the batch's own memory is measured."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+@pytest.mark.parametrize("reading", ["csv", "jsonl"])
+def test_memory_stays_flat_as_rows_grow(reading):
+    """Ten times the rows, about the same peak: nothing grows with the number of rows."""
+    import tracemalloc
+
+    peaks = []
+    for rows in (2_000, 20_000):
+        text = (csv_text if reading == "csv" else jsonl_text)(["x", "y"], [[k % 17 - 8, k % 5] for k in range(rows)])
+        stdin = io.TextIOWrapper(io.BytesIO(text.encode()))
+        saved, sys.stdin = sys.stdin, stdin
+        tracemalloc.start()
+        try:
+            batch.run_points(parse("log(x) * y"), {}, "-", "csv", None, warn=print, say=lambda message: None,
+                             stdout=Discard(), stderr=io.StringIO(), chunk_rows=500)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+            sys.stdin = saved
+    assert peaks[1] < 1.5 * peaks[0], peaks
+
+
+# ----- progress bar -----
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal():
+    status, _, stderr, _ = run_points("x,y\n1,2\n", terminal=False, progress_after=0)
+    assert status == 0 and stderr == ""
+
+
+def test_no_progress_bar_with_quiet_even_on_a_terminal():
+    status, _, stderr, _ = run_points("x,y\n1,2\n", terminal=True, quiet=True, progress_after=0)
+    assert status == 0 and stderr == ""
+
+
+def test_no_progress_bar_for_a_short_run_on_a_terminal():
+    _, _, stderr, _ = run_points("x,y\n1,2\n", terminal=True)
+    assert stderr == ""
+
+
+def test_progress_bar_shows_rows_done_on_a_terminal():
+    text = "x,y\n" + "1,2\n" * 2500
+    status, stdout, stderr, _ = run_points(text, terminal=True, progress_after=0, chunk_rows=1000)
+    assert status == 0 and stdout.count("\n") == 2501
+    assert "2,500 rows" in stderr and "━" in stderr
+    assert "━" not in stdout
+
+
+def test_cli_quiet_and_not_a_terminal_print_nothing_on_stderr(cli):
+    for options in ((), ("--quiet",)):
+        run = cli_points(cli, "x*y", "x,y\n1,2\n", *options)
+        assert run.code == 0 and run.stderr == ""
+
+
+# ----- the Python API -----
+
+
+def test_api_numbers_broadcast_like_at():
+    result = batch.gradients("x*y + z", x=[1.0, 2.0, 3.0], y=10, z=np.array([0.5, 0.5, 0.5]))
+    assert result.value.tolist() == [10.5, 20.5, 30.5]
+    assert result.gradient["y"].tolist() == [1.0, 2.0, 3.0]
+    assert result.gradient["z"].tolist() == [1.0, 1.0, 1.0]
+    assert result.output == "f" and result.errors == {}
+
+
+def test_api_output_that_depends_on_no_column_still_has_one_entry_per_row():
+    result = batch.gradients("q = a*2; f = q + b*0 + 1", a=3.0, b=[1.0, 2.0])
+    assert result.value.tolist() == [7.0, 7.0]
+    assert result.gradient["a"].tolist() == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("columns, message", [
+    ({"x": [1.0, 2.0], "y": [1.0]}, "different lengths"),
+    ({"x": [1.0]}, "no value for y"),
+    ({"x": [1.0], "y": [1.0], "pi": 3}, "is a constant"),
+    ({"x": ["a"], "y": [1.0]}, "must be numbers"),
+    ({"x": [[1.0]], "y": [1.0]}, "one-dimensional"),
+], ids=["lengths", "missing", "constant", "text", "matrix"])
+def test_api_refuses_bad_columns(columns, message):
+    with pytest.raises(BindingError, match=message):
+        batch.gradients("x*y", columns)
+
+
+def test_api_warns_about_unused_names_like_grad():
+    assert batch.gradients("x*2", x=[1.0], w=[2.0]).warnings == gradcli.grad("x*2", x=1.0, w=2.0).warnings
+
+
+def test_numpy_is_imported_only_when_a_batch_runs():
+    code = ("import sys, gradcli.batch, gradcli.cli; "
+            "print(sorted(m for m in ('numpy', 'rich', 'sympy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert done.stdout.strip() == "[]"
