@@ -126,5 +126,7 @@ def constant(text: str) -> float:
     graph = parse(text)
     if graph.variables:
         name = next(iter(graph.variables))
+        if name.lower() in ("nan", "inf", "infinity"):
+            raise BindingError(f"{name} is not allowed: a value must be a finite number")
         raise BindingError(f"{text!r} is not a number or a constant expression (it uses {name})")
     return value_at(graph, {})[0]

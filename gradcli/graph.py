@@ -103,10 +103,12 @@ class Graph:
     def program(self) -> str:
         """Canonical program text (one statement per named intermediate) that parses back to this graph."""
         statements = []
+        last_named = None
         for node, name in enumerate(self.names):
             if name is not None and self.ops[node] is not None:
                 statements.append(f"{name} = {self._text(node, expand_names=False, top=True)}")
-        if self.names[self.output] is None or self.ops[self.output] is None:
+                last_named = node
+        if self.output != last_named:  # the output is not the last assignment: name it once more
             statements.append(self._text(self.output, expand_names=False))
         return "; ".join(statements)
 

@@ -155,7 +155,7 @@ def _is_integer(b: float) -> bool:
 
 def _pow_domain(a, b):
     if a < 0 and not _is_integer(b):
-        return f"a negative number to a non-integer power is not real ({fmt(a)}^{fmt(b)})"
+        return f"a negative number to a non-integer power is not real (({fmt(a)})^{fmt(b)})"
     if a == 0 and b < 0:
         return f"zero to a negative power divides by zero (0^{fmt(b)})"
     return None
@@ -252,7 +252,8 @@ OPERATIONS = (
        sympy=lambda sp, a: sp.log(a),
        domain=_log_domain),
     Op("logb", 2, (Call(("log",)),),
-       forward=lambda xp, a, b: xp.divide(xp.log(a), xp.log(b)),
+       # log(0) is -inf, and log(a)/-inf a quiet ±0: a base of 0 must give nan (no value) instead.
+       forward=lambda xp, a, b: xp.where(b > 0, xp.divide(xp.log(a), xp.log(b)), xp.nan),
        partials=(lambda xp, out, a, b: xp.divide(1.0, a * xp.log(b)),
                  lambda xp, out, a, b: -xp.divide(out, b * xp.log(b))),
        show=("1/(a·ln b)", "-log(a, b)/(b·ln b)"),

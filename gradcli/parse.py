@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 
 from .errors import LimitError, ParseError
 from .graph import Graph
@@ -19,6 +20,7 @@ from .ops import CONSTANTS, FUNCTIONS, INFIX, MUL_BP, NEG_BP, OPS, PREFIX, arity
 
 MAX_SOURCE_CHARS = 64 * 1024 * 1024
 MAX_NODES = 5_000_000
+MAX_DEPTH = 1_000_000  # open parentheses and calls, and operators still waiting for an operand
 
 # Typed maths that NFKC leaves alone: U+2212 minus, ×, the dot operators, ÷.
 _OPERATOR_FORMS = {"\u2212": "-", "×": "*", "·": "*", "⋅": "*", "∙": "*", "÷": "/"}
@@ -44,29 +46,53 @@ _PREFIX, _BINARY, _PAREN, _CALL = range(4)
 _GROUP_BP = -2
 
 
-def normalize(source: str) -> tuple[str, list[int] | None]:
+def normalize(source: str) -> tuple[str, array | None]:
     """NFKC-normalise and map typed operator forms; also return each char's source column.
 
     `x²` becomes `x^2` (not NFKC's `x2`), so superscripts are handled before NFKC.
-    ASCII text (the common and the huge case) is returned as it is.
+    ASCII text (the common and the huge case) is returned as it is. Otherwise each distinct
+    character is looked up once and the text is translated in bulk; only characters that
+    become more than one (`²` → `^2`, `ﬁ` → `fi`) are walked one by one, for the columns.
+    The column list is None when every character stays one character.
     """
     if source.isascii():
         return source, None
-    chars: list[str] = []
-    origin: list[int] = []
-    in_superscript = False
-    for column, char in enumerate(source):
-        if char in _SUPERSCRIPTS:
-            text = _SUPERSCRIPTS[char] if in_superscript else "^" + _SUPERSCRIPTS[char]
-            in_superscript = True
-        else:
-            in_superscript = False
-            text = _OPERATOR_FORMS.get(char) or unicodedata.normalize("NFKC", char)
-            text = "".join(_OPERATOR_FORMS.get(c, c) for c in text)
-        chars.append(text)
-        origin.extend([column] * len(text))
-    origin.append(len(source))
-    return "".join(chars), origin
+    table: dict[int, str] = {}
+    uneven: list[str] = []  # characters whose text is not one character, or depends on the one before
+    for char in set(source):
+        if not char.isascii():
+            table[ord(char)] = text = _replacement(char)
+            if len(text) != 1 or char in _SUPERSCRIPTS:
+                uneven.append(char)
+    if not uneven:
+        return source.translate(table), None
+    pieces: list[str] = []
+    origin = array("q")
+    done = 0
+    for match in re.finditer("[" + re.escape("".join(uneven)) + "]+", source):
+        start, end = match.span()
+        pieces.append(source[done:start].translate(table))
+        origin.extend(range(done, start))
+        in_superscript = False
+        for column in range(start, end):
+            char = source[column]
+            if char in _SUPERSCRIPTS:
+                text = _SUPERSCRIPTS[char] if in_superscript else "^" + _SUPERSCRIPTS[char]
+                in_superscript = True
+            else:
+                text = table[ord(char)]
+                in_superscript = False
+            pieces.append(text)
+            origin.extend([column] * len(text))
+        done = end
+    pieces.append(source[done:].translate(table))
+    origin.extend(range(done, len(source) + 1))  # and the end of the source
+    return "".join(pieces), origin
+
+
+def _replacement(char: str) -> str:
+    text = _OPERATOR_FORMS.get(char) or unicodedata.normalize("NFKC", char)
+    return "".join(_OPERATOR_FORMS.get(c, c) for c in text)
 
 
 def parse(source: str, cse: bool = False) -> Graph:
@@ -82,22 +108,52 @@ def parse(source: str, cse: bool = False) -> Graph:
 
 
 class _TokenColumns:
-    """Source columns of each token, computed only when a caret is needed (errors, spans)."""
+    """Source columns of a token, found only when a caret is needed (errors, spans).
+
+    Not a table of every token: an error at the end of a 64 MB program would need gigabytes
+    for it. The text offset of every BLOCK-th token is noted on the way, so a lookup re-reads at
+    most one block, and the last block read is kept for lookups near each other.
+    """
+
+    BLOCK = 1024
 
     def __init__(self, text: str, origin: list[int] | None):
         self.text = text
         self.origin = origin
-        self.table: list[tuple[int, int]] | None = None
+        self.end = len(text) if origin is None else origin[-1]  # the column of the end of the source
+        self.marks = array("q", [0])  # text offset where the match of token k·BLOCK starts
+        self.complete = False  # every block's mark is known
+        self.block = -1
+        self.spans: list[tuple[int, int]] = []  # the columns of the tokens of self.block
 
     def __call__(self, token: int) -> tuple[int, int]:
-        if self.table is None:
-            table = [match.span(1) for match in _TOKEN.finditer(self.text)]
-            table.append((len(self.text), len(self.text)))
-            if self.origin is not None:
-                origin = self.origin
-                table = [(origin[s], origin[e - 1] + 1 if e > s else origin[s]) for s, e in table]
-            self.table = table
-        return self.table[token]
+        block, rest = divmod(token, self.BLOCK)
+        if block != self.block:
+            self.read_block(block)
+        return self.spans[rest] if rest < len(self.spans) else (self.end, self.end)  # past the last: the end
+
+    def read_block(self, block: int) -> None:
+        marks, text = self.marks, self.text
+        if block >= len(marks) and not self.complete:
+            index = (len(marks) - 1) * self.BLOCK
+            for match in _TOKEN.finditer(text, marks[-1]):
+                if index == len(marks) * self.BLOCK:
+                    marks.append(match.start())
+                    if len(marks) > block:
+                        break
+                index += 1
+            else:
+                self.complete = True
+        spans: list[tuple[int, int]] = []
+        if block < len(marks):
+            for match in _TOKEN.finditer(text, marks[block]):
+                spans.append(match.span(1))
+                if len(spans) == self.BLOCK:
+                    break
+        if self.origin is not None:
+            origin = self.origin
+            spans = [(origin[s], origin[e - 1] + 1 if e > s else origin[s]) for s, e in spans]
+        self.block, self.spans = block, spans
 
 
 class _Parser:
@@ -174,7 +230,7 @@ class _Parser:
                         operators.append((NEG_BP, _PREFIX, _NEGATE, i, 0))
                     elif token == "+":
                         operators.append((NEG_BP, _PREFIX, None, i, 0))  # unary plus: no node
-                    elif "0" <= token[:1] <= "9" or token[:1] == ".":
+                    elif "0" <= token[:1] <= "9" or (token[:1] == "." and token != "."):  # a lone "." is no number
                         operands.append((self.number(token, i), i, i))
                         expect_operand = False
                         after_number = True
@@ -189,6 +245,8 @@ class _Parser:
                             expect_operand = after_number = False
                     elif not ((token == "\n" and depth) or token[:1] == "#"):
                         raise self.expected_operand(operators, operands, i)
+                    if len(operators) > MAX_DEPTH:
+                        raise self.too_large(i)
                     i += 1
                     continue
                 # An operator, or the end of a group: first build what binds tighter than it.
@@ -224,6 +282,9 @@ class _Parser:
                 if infix is not None:
                     operators.append((infix[2], _BINARY, infix[0], i, 0))
                     expect_operand = True
+                    # Checked as the statement grows, so a huge one stops early, not when it is built.
+                    if len(operators) > MAX_DEPTH or len(ops) > MAX_NODES:
+                        raise self.too_large(i)
                 elif token == ")":
                     if not depth:
                         raise self.error("unbalanced ')': there is no '(' to close", i)
@@ -253,7 +314,7 @@ class _Parser:
                 self.defined[name] = known[name] = node
             last = (node, name)
             if len(ops) > MAX_NODES:
-                raise LimitError(f"the program has more than {MAX_NODES:,} nodes, the limit")
+                raise self.too_large(i - 1)
         if last is None:
             raise ParseError("the program is empty: write an expression such as (x+y)*z", (0, len(self.source)), self.source)
         node, name = last
@@ -323,6 +384,15 @@ class _Parser:
 
     # ----- errors found in the loop (cold paths) -----
 
+    def too_large(self, i: int) -> LimitError:
+        """The program passed MAX_NODES or MAX_DEPTH at token i."""
+        if len(self.graph) > MAX_NODES:
+            message = f"the program has more than {MAX_NODES:,} nodes, the limit"
+        else:
+            message = f"the expression nests more than {MAX_DEPTH:,} levels deep, the limit"
+        start, end = self.columns(i)
+        return LimitError(message, (start, max(end, start + 1)), self.source)
+
     def expected_operand(self, operators: list, operands: list, i: int) -> ParseError:
         token = self.tokens[i]
         if token == ")" and operators and operators[-1][1] == _CALL and operators[-1][4] == len(operands):
@@ -349,7 +419,7 @@ class _Parser:
             return self.error(f"{previous} is not a function; to multiply write {previous}*(...)", i - 1)
         if token == "=":
             return self.error("'=' can only follow a name at the start of a statement", i)
-        if token.isidentifier() or token[:1] in "0123456789.(":
+        if token.isidentifier() or token[:1] in "0123456789.(" and token != ".":
             return self.error(f"missing operator before {token!r} (write * to multiply)", i)
         return self.error(_unexpected(token), i)
 

@@ -111,9 +111,22 @@ def minimum(a: float, b: float) -> float:
     return a if a <= b else b
 
 
-sin = math.sin
-cos = math.cos
-tan = math.tan
+def _periodic(f):
+    """A sine, cosine or tangent that, like NumPy's, gives nan at ±inf where `math` raises."""
+
+    def periodic(a: float) -> float:
+        try:
+            return f(a)
+        except ValueError:
+            return nan
+
+    periodic.__name__ = f.__name__
+    return periodic
+
+
+sin = _periodic(math.sin)
+cos = _periodic(math.cos)
+tan = _periodic(math.tan)
 atan = math.atan
 atan2 = math.atan2
 tanh = math.tanh

@@ -11,11 +11,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 
 from gradcli.cli import main
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
+
+# Hypothesis profiles. "ci", the default, keeps the suite to a few minutes on two cores;
+# `pytest --hypothesis-profile thorough` runs twenty times as many examples for a long hunt.
+# No deadline: timings on shared CI machines vary, and the tests that care measure time themselves.
+_SLOW_IS_FINE = [HealthCheck.too_slow]
+settings.register_profile("ci", max_examples=100, deadline=None, suppress_health_check=_SLOW_IS_FINE, print_blob=True)
+settings.register_profile("thorough", parent=settings.get_profile("ci"), max_examples=2000)
+settings.load_profile("ci")
 
 
 def seed_examples() -> list[dict]:
