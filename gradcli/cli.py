@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 
 import click
 
 from . import __version__
-from .errors import BindingError, ExitStatus, GradcliError
+from .errors import BindingError, ExitStatus, GradcliError, LimitError
 from .parse import MAX_SOURCE_CHARS, normalize
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
@@ -24,6 +25,8 @@ Examples:
   gradcli grad "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json
   gradcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3
   echo "x^2 + sin(x)" | gradcli grad - --at x=pi/4
+  gradcli grad "(x+y)*z" --at x=-2,y=5,z=-4 --check
+  gradcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --points examples/points.csv
   gradcli eval "log(x, 2)" --at x=8
 
 \b
@@ -89,15 +92,24 @@ def _read_program(expression: str | None, path: str | None) -> str:
     if path is None and expression is None:
         raise click.UsageError("missing the program: give EXPR, '-' for standard input, or --file PATH")
     if path is None and expression != "-":
-        return expression
-    try:
-        if path is None or path == "-":
-            data = sys.stdin.buffer.read(4 * MAX_SOURCE_CHARS + 1)
-        else:
-            with open(path, "rb") as stream:
-                data = stream.read(4 * MAX_SOURCE_CHARS + 1)
-    except OSError as error:
-        raise BindingError(f"cannot read {path}: {error.strerror}") from None
+        # Undecodable argv bytes arrive as lone surrogates (surrogateescape): back to bytes, and
+        # through the same UTF-8 check as a file, instead of failing later when output echoes them.
+        try:
+            data = expression.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            data = expression.encode("utf-8", "surrogatepass")
+    else:
+        try:
+            if path is None or path == "-":
+                data = sys.stdin.buffer.read(4 * MAX_SOURCE_CHARS + 1)
+            else:
+                with open(path, "rb") as stream:
+                    data = stream.read(4 * MAX_SOURCE_CHARS + 1)
+        except OSError as error:
+            raise BindingError(f"cannot read {path}: {error.strerror}") from None
+    if len(data) > 4 * MAX_SOURCE_CHARS:  # even at 4 bytes a character, over the limit (and maybe cut mid-character)
+        raise LimitError(f"the program has more than {4 * MAX_SOURCE_CHARS:,} bytes; the limit is "
+                         f"{MAX_SOURCE_CHARS:,} characters")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -137,6 +149,84 @@ def program_options(command):
     return command
 
 
+class ExpectType(PointType):
+    """Like --at, keeping the precision each number was typed with: 0.39 stands for 0.385..0.395."""
+
+    name = "expect"
+
+    def convert(self, value, param, ctx):
+        from .check import typed_half_unit
+
+        if isinstance(value, list):
+            return value
+        bindings = super().convert(value, param, ctx)
+        texts = [part.partition("=")[2] for part in _split_top_level(value)]
+        return [(name, number, typed_half_unit(text)) for (name, number), text in zip(bindings, texts)]
+
+
+def _merge_expectations(groups: tuple[list, ...]) -> list:
+    from .check import Expectation
+
+    seen = set()
+    expectations = []
+    for group in groups:
+        for name, value, half_unit in group:
+            if name in seen:
+                raise BindingError(f"{name} is expected twice")
+            seen.add(name)
+            expectations.append(Expectation(name, value, half_unit))
+    return expectations
+
+
+def check_options(command):
+    """The tolerances and the time limit of the cross-check (`check`, `grad --check`)."""
+    decorators = [
+        click.option("--rtol", type=click.FloatRange(min=0), metavar="R",
+                     help="Relative tolerance of reverse mode vs SymPy [default: 1e-8]; finite differences "
+                          "use at least 1e-5."),
+        click.option("--atol", type=click.FloatRange(min=0), metavar="A",
+                     help="Absolute tolerance of reverse mode vs SymPy [default: 1e-10]; finite differences "
+                          "use at least 1e-7."),
+        click.option("--check-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+                     help="Time limit of the symbolic check [default: 5]; past it only the local or "
+                          "finite-difference checks remain."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, expectations=None, gradient=True):
+    """Print the main result, then cross-check it; exit status 1 when a witness or an expectation disagrees."""
+    from .check import Tolerances, check_gradient
+    from .witness import DEFAULT_TIMEOUT
+
+    tolerances = Tolerances(**{key: value for key, value in (("rtol", rtol), ("atol", atol)) if value is not None})
+    timeout = DEFAULT_TIMEOUT if check_timeout is None else check_timeout
+    if as_json:
+        from .render.check import check_object
+        from .render.json import dumps, gradient_object
+
+        document = gradient_object(result, wrt_names)
+        for message in document["warnings"]:
+            _warn(message)
+        report = check_gradient(result, tolerances, timeout, expectations)
+        document["check"] = check_object(report)
+        click.echo(dumps(document))
+    else:
+        from .render.check import check_view, value_line
+        from .render.json import notes_text
+        from .render.text import gradient_table
+
+        console = _console()
+        for message in result.warnings + (notes_text(result) if gradient else []):
+            _warn(message)
+        console.print(gradient_table(result, wrt_names, precision) if gradient else value_line(result, precision))
+        report = check_gradient(result, tolerances, timeout, expectations)
+        console.print(check_view(report, precision))
+    return ExitStatus.OK if report.ok else ExitStatus.CHECK_FAILED
+
+
 @click.group(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="gradcli", message="%(prog)s %(version)s")
 @click.option("--traceback", is_flag=True, help="Show a Python traceback on errors (for debugging).")
@@ -147,16 +237,34 @@ def cli(traceback: bool) -> None:
 @cli.command(epilog=EXAMPLES)
 @program_options
 @click.option("--wrt", metavar="NAME,...", help="Only these partials (variables or named intermediates).")
-def grad(expression, points, path, as_json, precision, cse, wrt):
+@click.option("--points", "points_path", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
+              help="Value and gradient at every row of FILE: CSV with a header naming the variables, "
+                   "or JSON Lines ('-' for standard input).")
+@click.option("--format", "output_format", type=click.Choice(["csv", "jsonl"]),
+              help="Output of --points: csv (the default) or jsonl (the default with --json).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr (with --points).")
+@click.option("--check", "run_check", is_flag=True,
+              help="Cross-check the gradient with SymPy and finite differences (exit 1 if they disagree).")
+@check_options
+def grad(expression, points, path, as_json, precision, cse, wrt, points_path, output_format, quiet,
+         run_check, rtol, atol, check_timeout):
     """Value and gradient of EXPR at a point (reverse-mode AD)."""
     from .api import differentiate, node_named
     from .parse import parse
 
+    if run_check and points_path is not None:
+        raise click.UsageError("--check checks one point (--at), not a --points file")
+    if not run_check and (rtol, atol, check_timeout) != (None, None, None):
+        raise click.UsageError("--rtol, --atol and --check-timeout go with --check")
+    if points_path is not None or output_format is not None:
+        return _grad_points(expression, path, cse, points, wrt, points_path, output_format, as_json, quiet)
     graph = parse(_read_program(expression, path), cse=cse)
     result = differentiate(graph, _merge_points(points))
     wrt_names = _names(wrt)
     for name in wrt_names or ():
         node_named(graph, name)
+    if run_check:
+        return _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout)
     if as_json:
         from .render.json import dumps, gradient_object
 
@@ -170,8 +278,25 @@ def grad(expression, points, path, as_json, precision, cse, wrt):
 
     for message in result.warnings + notes_text(result):
         _warn(message)
-    _console().print(gradient_table(result, wrt_names, precision))
+    _print_whole(gradient_table(result, wrt_names, precision))
     return ExitStatus.OK
+
+
+def _grad_points(expression, path, cse, points, wrt, points_path, output_format, as_json, quiet):
+    """`grad --points FILE`: the batch mode (gradcli.batch)."""
+    from .batch import run_points
+    from .parse import parse
+
+    if points_path is None:
+        raise click.UsageError("--format applies to --points output")
+    if as_json and output_format == "csv":
+        raise click.UsageError("--json asks for JSON Lines output; it contradicts --format csv")
+    if points_path == "-" and "-" in (expression, path):
+        raise click.UsageError("the program and --points cannot both come from standard input")
+    graph = parse(_read_program(expression, path), cse=cse)
+    output_format = output_format or ("jsonl" if as_json else "csv")
+    return run_points(graph, _merge_points(points), points_path, output_format, _names(wrt),
+                      warn=_warn, say=_write_stderr, quiet=quiet)
 
 
 @cli.command("eval", epilog=EXAMPLES)
@@ -197,16 +322,115 @@ def eval_command(expression, points, path, as_json, precision, cse):
     return ExitStatus.OK
 
 
+CHECK_EXAMPLES = """\b
+Examples:
+  gradcli check "1/(1+exp(-(w0*x0+w1*x1+w2)))" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3
+  gradcli check "(x+y)*z" --at x=-2,y=5,z=-4 --expect x=-4,y=-4,z=3
+  gradcli check "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --expect-node q=4
+  gradcli diff "(x+y)*z" --wrt z --latex
+
+\b
+Exit codes: 0 ok, 1 a check disagrees, 2 bad input or usage,
+3 a math error at the point, 70 an internal error, 130 interrupted.
+"""
+
+
+@cli.command(epilog=CHECK_EXAMPLES)
+@program_options
+@check_options
+@click.option("--expect", "expect", multiple=True, type=ExpectType(), metavar="NAME=VALUE,...",
+              help="Your own ∂f/∂NAME values; a decimal counts to the digits typed (0.39 matches 0.3932).")
+@click.option("--expect-node", "expect_node", multiple=True, type=ExpectType(), metavar="NAME=VALUE,...",
+              help="Your ∂f/∂NAME for intermediate nodes (q, or t1 as traces label it): the first wrong "
+                   "step in backward order is explained.")
+def check(expression, points, path, as_json, precision, cse, rtol, atol, check_timeout, expect, expect_node):
+    """Check the gradient of EXPR: reverse mode vs SymPy vs finite differences (and your numbers)."""
+    from .api import differentiate
+    from .check import resolve_node
+    from .parse import parse
+
+    graph = parse(_read_program(expression, path), cse=cse)
+    result = differentiate(graph, _merge_points(points))
+    expectations = _merge_expectations(expect + expect_node)
+    for expectation in expectations:  # before any output: a wrong name is a usage error
+        resolve_node(graph, expectation.name)
+    return _checked(result, None, as_json, precision, rtol, atol, check_timeout, expectations, gradient=False)
+
+
+@cli.command(epilog=CHECK_EXAMPLES)
+@program_options
+@click.option("--wrt", metavar="NAME,...", help="Only these partials (variables or named intermediates).")
+@click.option("--latex", is_flag=True, help="LaTeX formulas.")
+@click.option("--plain", is_flag=True, help="One plain line per partial, `df/dx = ...`, for scripts.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Time limit for SymPy [default: 5].")
+def diff(expression, points, path, as_json, precision, cse, wrt, latex, plain, timeout):
+    """Each partial derivative of EXPR as a simplified formula (SymPy); with --at also its value."""
+    from .check import symbolic_derivatives
+    from .parse import parse
+    from .witness import DEFAULT_TIMEOUT
+
+    if latex and plain:
+        raise click.UsageError("choose one of --latex and --plain")
+    graph = parse(_read_program(expression, path), cse=cse)
+    at = _merge_points(points)
+    derivatives = symbolic_derivatives(graph, _names(wrt), at if points else None,
+                                       DEFAULT_TIMEOUT if timeout is None else timeout)
+    from .render.check import diff_lines, diff_object, diff_view
+
+    document = diff_object(derivatives)
+    for message in document["warnings"]:
+        _warn(message)
+    if as_json:
+        from .render.json import dumps
+
+        click.echo(dumps(document))
+    elif latex or plain:
+        for line in diff_lines(derivatives, latex, precision):
+            click.echo(line)
+    else:
+        _console().print(diff_view(derivatives, precision))
+    return ExitStatus.OK
+
+
 def _console():
     from rich.console import Console
 
     return Console(highlight=False)
 
 
+def _print_whole(renderable) -> None:
+    """Print a table at its natural width even on a narrow terminal (or a pipe's 80 columns).
+
+    Rich would fit it to the width by cutting numbers to `-0…`; a long line wrapped by the
+    terminal keeps every digit.
+    """
+    console = _console()
+    natural = console.measure(renderable, options=console.options.update_width(1_000_000)).maximum
+    console.width = max(console.width, natural)
+    console.print(renderable)
+
+
+def _takes_a_program(ctx) -> bool:
+    return ctx is not None and any(parameter.name == "expression" for parameter in ctx.command.params)
+
+
+class Interrupted(BaseException):
+    """Ctrl-C. Not KeyboardInterrupt, which click meets first and answers with a blank line of its own."""
+
+
+def _interrupt(signal_number, frame):
+    raise Interrupted
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; map every outcome to a documented exit code."""
     argv = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in argv
+    try:
+        previous_handler = signal.signal(signal.SIGINT, _interrupt)
+    except ValueError:  # not the main thread (an embedding application): Ctrl-C stays as it is
+        previous_handler = None
     try:
         status = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
         sys.stdout.flush()
@@ -221,9 +445,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as error:
+        if isinstance(error, click.NoSuchOption) and _takes_a_program(error.ctx) and error.option_name[1] != "-":
+            error.message += f" A program that starts with '-' goes after '--': gradcli {error.ctx.info_name} -- '-x^2'"
         error.show()
         return ExitStatus.BAD_INPUT if error.exit_code == 2 else error.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
         _write_stderr("gradcli: interrupted")
         return ExitStatus.INTERRUPTED
     except BrokenPipeError:
@@ -231,11 +457,18 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitStatus.OK
+    except MemoryError as error:  # the limits keep the largest inputs to a few gigabytes; a smaller machine ends here
+        error.__traceback__ = None  # let go of the frames, and of the memory they hold, before writing
+        _write_stderr("gradcli: error: out of memory: the input is too large for this machine")
+        return ExitStatus.BAD_INPUT
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a bare traceback
         if show_traceback:
             raise
         _write_stderr(f"gradcli: internal error: {type(error).__name__}: {error} (run with --traceback for details)")
         return ExitStatus.INTERNAL
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
 
 
 def run() -> None:
