@@ -239,7 +239,9 @@ OPERATIONS = (
        show=("b·a^(b-1)", "a^b·ln a"),
        sympy=lambda sp, a, b: a**b,
        domain=_pow_domain,
-       kink=Kink(lambda a, b: a == 0 and 0 < b < 1, "a^b with 0 < b < 1 at a = 0: ∂/∂a = +inf (one-sided)")),
+       kink=Kink(lambda a, b: a == 0 and 0 <= b < 1,
+                 "a^b at a = 0: ∂/∂a = +inf for 0 < b < 1 (one-sided); "
+                 "∂/∂b = 0 (0^b is 0 for b > 0, but 1 at b = 0)")),
     Op("exp", 1, (Call(("exp",)),),
        forward=lambda xp, a: xp.exp(a),
        partials=(lambda xp, out, a: out,),

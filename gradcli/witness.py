@@ -237,7 +237,23 @@ def _local_partials(sp, job: SymbolicJob) -> list:
 
 def _derivative_texts(sp, expression) -> tuple[str, str, str]:
     """A formula as (plain, LaTeX, pretty) text."""
-    return str(expression), sp.latex(expression), sp.pretty(expression, use_unicode=True, num_columns=10**6)
+    return str(expression), sp.latex(expression), _pretty_verbatim(expression)
+
+
+def _pretty_verbatim(expression) -> str:
+    """SymPy's 2-D pretty form, but with every name as the user typed it.
+
+    The stock printer turns `beta` into β and `lambda_1` into λ₁: fine in LaTeX, where the user
+    asked for typesetting, but on the terminal the formula must use the program's own names.
+    """
+    from sympy.printing.pretty.pretty import PrettyPrinter
+    from sympy.printing.pretty.stringpict import prettyForm
+
+    class VerbatimNames(PrettyPrinter):
+        def _print_Symbol(self, e, bold_name=False):
+            return prettyForm(e.name)
+
+    return VerbatimNames({"use_unicode": True, "num_columns": 10**6}).doprint(expression)
 
 
 def _diff_messages(sp, job: SymbolicJob, send) -> None:

@@ -159,10 +159,13 @@ def _first_wrong_view(report: CheckReport, labels: list[str], precision: int) ->
     for edge in report.first_wrong_edges:
         consumer = labels[edge.consumer]
         op = graph.ops[edge.consumer]
+        local = fmt(edge.local, precision)
+        formula = op.shown(edge.slot)
+        local_text = local if formula == local else f"{formula} = {local}"  # "1", not "1 = 1"
         lines.append(Text(
             f"  via {consumer} = {graph.formula(edge.consumer, labels)}: upstream ∂{out}/∂{consumer} = "
-            f"{fmt(edge.upstream, precision)} × local ∂{consumer}/∂{name} = {op.shown(edge.slot)} = "
-            f"{fmt(edge.local, precision)} → {fmt(edge.contribution, precision)}"))
+            f"{fmt(edge.upstream, precision)} × local ∂{consumer}/∂{name} = {local_text} "
+            f"→ {fmt(edge.contribution, precision)}"))
     if len(report.first_wrong_edges) > 1:
         lines.append(Text(f"  {name} is a branch node: the sum of the contributions is {fmt(first.right, precision)}"))
     return Group(*lines)
