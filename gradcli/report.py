@@ -33,6 +33,8 @@ def format_error(error: GradcliError) -> str:
     line_start = source.rfind("\n", 0, start) + 1
     line_end = source.find("\n", start)
     line_end = len(source) if line_end == -1 else line_end
+    if line_end > start and source[line_end - 1] == "\r":  # a CRLF line ending is not part of the line
+        line_end -= 1
     line_number = source.count("\n", 0, start) + 1
     # Show at most a window of the line around the error (a 10 MB one-line program stays readable).
     shown_start = max(line_start, start - _WINDOW // 2)
