@@ -12,6 +12,7 @@ import signal
 import sys
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .errors import BindingError, ExitStatus, GradcliError, LimitError
@@ -28,6 +29,8 @@ Examples:
   gradcli grad "(x+y)*z" --at x=-2,y=5,z=-4 --check
   gradcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --points examples/points.csv
   gradcli eval "log(x, 2)" --at x=8
+  gradcli trace "a = x + y; b = max(y, z); f = a * b" --at x=1,y=2,z=0
+  gradcli graph "(x+y)*z" --at x=-2,y=5,z=-4 --format dot
 
 \b
 Exit codes: 0 ok, 1 a check disagrees, 2 bad input or usage,
@@ -131,8 +134,10 @@ def _write_stderr(text: str) -> None:
     click.echo(text.encode(encoding, "backslashreplace").decode(encoding), err=True)
 
 
-def program_options(command):
+def program_options(command=None, *, precision: int = 12, json_option: bool = True):
     """The options every command that evaluates a program shares."""
+    if command is None:
+        return lambda command: program_options(command, precision=precision, json_option=json_option)
     decorators = [
         click.argument("expression", required=False, metavar="EXPR"),
         click.option("--at", "points", multiple=True, type=PointType(), metavar="NAME=VALUE,...",
@@ -140,10 +145,12 @@ def program_options(command):
         click.option("--file", "path", type=click.Path(dir_okay=False, allow_dash=True),
                      help="Read the program from a file ('-' for standard input)."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout."),
-        click.option("--precision", type=click.IntRange(1, 17), default=12, show_default=True,
+        click.option("--precision", type=click.IntRange(1, 17), default=precision, show_default=True,
                      help="Significant digits in human output."),
         click.option("--cse", is_flag=True, help="Merge identical subexpressions before differentiating."),
     ]
+    if not json_option:
+        del decorators[3]
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
@@ -196,8 +203,51 @@ def check_options(command):
     return command
 
 
-def _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, expectations=None, gradient=True):
-    """Print the main result, then cross-check it; exit status 1 when a witness or an expectation disagrees."""
+TRACE_PRECISION = 6  # significant digits in a trace, so that its rows fit in 80 columns
+
+
+def trace_options(command):
+    """--max-rows and --lang, shared by `trace` and `grad --trace`."""
+    decorators = [
+        click.option("--max-rows", type=click.IntRange(min=1), metavar="N",
+                     help="Show at most N rows of each part of the trace (first and last ones; it says what "
+                          "was left out). The JSON is always complete."),
+        click.option("--lang", type=click.Choice(["en", "ja"], case_sensitive=False),
+                     help="Language of the trace's headings and notes [default: $GRADCLI_LANG, else en]."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def _trace_printer(result, precision, max_rows, lang):
+    """A function that prints the trace on a console, or (given None) returns its JSON member."""
+    from .trace import build_trace
+
+    trace = build_trace(result)
+
+    def emit(console):
+        if console is None:
+            from .trace import trace_object
+
+            return trace_object(trace)
+        from .i18n import language, translator
+        from .render.trace import trace_view
+
+        view = trace_view(trace, translator(language(lang)), precision, max_rows, console.width, gradient=False)
+        console.print(view)
+        console.print()
+        return None
+
+    return emit
+
+
+def _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, expectations=None, gradient=True,
+             trace=None):
+    """Print the main result, then cross-check it; exit status 1 when a witness or an expectation disagrees.
+
+    `trace` (from _trace_printer) adds the backprop trace: a JSON member, or the trace before the table.
+    """
     from .check import Tolerances, check_gradient
     from .witness import DEFAULT_TIMEOUT
 
@@ -210,6 +260,8 @@ def _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, e
         document = gradient_object(result, wrt_names)
         for message in document["warnings"]:
             _warn(message)
+        if trace is not None:
+            document["trace"] = trace(None)
         report = check_gradient(result, tolerances, timeout, expectations)
         document["check"] = check_object(report)
         click.echo(dumps(document))
@@ -221,6 +273,8 @@ def _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, e
         console = _console()
         for message in result.warnings + (notes_text(result) if gradient else []):
             _warn(message)
+        if trace is not None:
+            trace(console)
         console.print(gradient_table(result, wrt_names, precision) if gradient else value_line(result, precision))
         report = check_gradient(result, tolerances, timeout, expectations)
         console.print(check_view(report, precision))
@@ -245,9 +299,13 @@ def cli(traceback: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr (with --points).")
 @click.option("--check", "run_check", is_flag=True,
               help="Cross-check the gradient with SymPy and finite differences (exit 1 if they disagree).")
+@click.option("--trace", "show_trace", is_flag=True,
+              help="Add the step-by-step backprop trace (as `gradcli trace`, 6 significant digits unless "
+                   "--precision is given; with --json a \"trace\" member).")
 @check_options
+@trace_options
 def grad(expression, points, path, as_json, precision, cse, wrt, points_path, output_format, quiet,
-         run_check, rtol, atol, check_timeout):
+         run_check, show_trace, rtol, atol, check_timeout, max_rows, lang):
     """Value and gradient of EXPR at a point (reverse-mode AD)."""
     from .api import differentiate, node_named
     from .parse import parse
@@ -256,21 +314,31 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
         raise click.UsageError("--check checks one point (--at), not a --points file")
     if not run_check and (rtol, atol, check_timeout) != (None, None, None):
         raise click.UsageError("--rtol, --atol and --check-timeout go with --check")
+    if not show_trace and (max_rows is not None or lang is not None):
+        raise click.UsageError("--max-rows and --lang go with --trace")
+    if show_trace and (points_path is not None or output_format is not None):
+        raise click.UsageError("--trace explains one point (--at), not a --points file")
     if points_path is not None or output_format is not None:
         return _grad_points(expression, path, cse, points, wrt, points_path, output_format, as_json, quiet)
     graph = parse(_read_program(expression, path), cse=cse)
-    result = differentiate(graph, _merge_points(points))
+    result = differentiate(graph, _merge_points(points), record=show_trace)
     wrt_names = _names(wrt)
     for name in wrt_names or ():
         node_named(graph, name)
+    trace = None
+    if show_trace:
+        explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT
+        trace = _trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows, lang)
     if run_check:
-        return _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout)
+        return _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, trace=trace)
     if as_json:
         from .render.json import dumps, gradient_object
 
         document = gradient_object(result, wrt_names)
         for message in document["warnings"]:
             _warn(message)
+        if trace is not None:
+            document["trace"] = trace(None)
         click.echo(dumps(document))
         return ExitStatus.OK
     from .render.json import notes_text
@@ -278,6 +346,8 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
 
     for message in result.warnings + notes_text(result):
         _warn(message)
+    if trace is not None:
+        trace(_console())
     _print_whole(gradient_table(result, wrt_names, precision))
     return ExitStatus.OK
 
@@ -297,6 +367,84 @@ def _grad_points(expression, path, cse, points, wrt, points_path, output_format,
     output_format = output_format or ("jsonl" if as_json else "csv")
     return run_points(graph, _merge_points(points), points_path, output_format, _names(wrt),
                       warn=_warn, say=_write_stderr, quiet=quiet)
+
+
+TRACE_EXAMPLES = """\b
+Examples:
+  gradcli trace "(x+y)*z" --at x=-2,y=5,z=-4
+  gradcli trace "a = x + y; b = max(y, z); f = a * b" --at x=1,y=2,z=0
+  gradcli trace "y1 = 2*x; y2 = x^2; z = y1 + y2" --at x=3 --lang ja
+  gradcli trace --file examples/cs224n-branch.grad --at x=1,y=2,z=0 --json
+  gradcli graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3
+  gradcli graph "q = x + y; f = q * z" --format mermaid
+
+\b
+Exit codes: 0 ok, 2 bad input or usage, 3 a math error at the point,
+70 an internal error, 130 interrupted.
+"""
+
+
+@cli.command("trace", epilog=TRACE_EXAMPLES)
+@program_options(precision=TRACE_PRECISION)
+@trace_options
+def trace_command(expression, points, path, as_json, precision, cse, max_rows, lang):
+    """Step-by-step backprop of EXPR at a point: forward pass, backward pass, branch sums, gradient.
+
+    With --json, the `grad --json` object with a "trace" member: forward, backward and branches.
+    """
+    from .api import differentiate
+    from .parse import parse
+    from .render.json import notes_text
+
+    graph = parse(_read_program(expression, path), cse=cse)
+    result = differentiate(graph, _merge_points(points), record=True)
+    if as_json:
+        from .render.json import dumps, gradient_object
+        from .trace import build_trace, trace_object
+
+        document = gradient_object(result)
+        for message in document["warnings"]:
+            _warn(message)
+        document["trace"] = trace_object(build_trace(result))
+        click.echo(dumps(document))
+        return ExitStatus.OK
+    from .i18n import language, translator
+    from .render.trace import trace_view
+    from .trace import build_trace
+
+    for message in result.warnings + notes_text(result):
+        _warn(message)
+    console = _console()
+    console.print(trace_view(build_trace(result), translator(language(lang)), precision, max_rows, console.width))
+    return ExitStatus.OK
+
+
+@cli.command("graph", epilog=TRACE_EXAMPLES)
+@program_options(precision=TRACE_PRECISION, json_option=False)
+@click.option("--format", "output_format", type=click.Choice(["tree", "dot", "mermaid"]), default="tree",
+              show_default=True, help="A Rich tree, Graphviz DOT or Mermaid flowchart text.")
+def graph_command(expression, points, path, precision, cse, output_format):
+    """The computational graph of EXPR; with --at each node shows its value and gradient."""
+    from .parse import parse
+    from .render.graph import GraphPicture, dot_text, mermaid_text, tree_view
+
+    graph = parse(_read_program(expression, path), cse=cse)
+    result = None
+    if points:
+        from .api import differentiate
+        from .render.json import notes_text
+
+        result = differentiate(graph, _merge_points(points), record=True)
+        for message in result.warnings + notes_text(result):
+            _warn(message)
+    picture = GraphPicture(graph, result, precision)
+    if output_format == "dot":
+        click.echo(dot_text(picture), nl=False)
+    elif output_format == "mermaid":
+        click.echo(mermaid_text(picture), nl=False)
+    else:
+        _console().print(tree_view(picture))
+    return ExitStatus.OK
 
 
 @cli.command("eval", epilog=EXAMPLES)

@@ -1,0 +1,93 @@
+"""Headings and notes of the trace in English or Japanese, gettext style.
+
+The English text is the key: `translator("ja")("Forward pass")` gives "順伝播", and a string
+without a translation falls back to English. The op table's gate, kink and `show` strings
+are translated the same way, so the table stays the one place that states them.
+Terms follow the Japanese material our users learn from (ゼロから作るDeep Learning, ch. 5).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+LANGUAGES = ("en", "ja")
+
+JAPANESE = {
+    # ----- headings and legends -----
+    "Backprop trace of {expression}": "{expression} の誤差逆伝播",
+    "at {point}": "評価点 {point}",
+    "Forward pass": "順伝播",
+    "each node's value, inputs first": "各ノードの値（入力から順に）",
+    "Backward pass": "逆伝播",
+    "from the output back: contribution = upstream × local":
+        "出力から逆向きに: 寄与 = 上流から伝わる勾配 × 局所的な微分",
+    "Branch nodes": "分岐ノード",
+    "a node used in several places sums the contributions from every path":
+        "複数の場所で使われるノードは、各経路から届く寄与を合計する",
+    "no branch nodes: every node is used once": "分岐ノードはない（どのノードも一度だけ使われる）",
+    "no backward steps: the output is a variable itself, or depends on none":
+        "逆伝播の手順はない（出力が変数そのものか、どの変数にも依存しない）",
+    "Σ marks a branch node: its contributions are summed under Branch nodes":
+        "Σ は分岐ノード: 各経路からの寄与は「分岐ノード」で合計する",
+    # ----- column headings -----
+    "step": "手順",
+    "node": "ノード",
+    "operation": "演算",
+    "input values": "入力値",
+    "value": "値",
+    "upstream": "上流から伝わる勾配",
+    "Gradient": "勾配",
+    "∂{out}/∂variable": "∂{out}/∂変数",
+    "variable": "入力変数",
+    "constant": "定数",
+    # ----- rows and notes -----
+    "via {consumer}": "{consumer} 経由",
+    "via {consumer}, input {slot}": "{consumer} 経由、入力 {slot}",
+    "sum of the {count} contributions below": "下の {count} 個の寄与の合計",
+    "⋮ {count} {rows} left out ({first}–{last}); --max-rows sets how many are shown":
+        "⋮ {count} {rows}を省略（{first}–{last}）; 表示数は --max-rows で変えられる",
+    "forward steps": "件の順伝播の手順",
+    "backward rows": "件の逆伝播の行",
+    "branch nodes": "件の分岐ノード",
+    "contributions": "件の寄与",
+    "variables": "個の変数",
+    "{op} is not differentiable here; convention: {convention}": "{op} はこの点で微分できない。規約: {convention}",
+    "a local partial of {op} is infinite or undefined here": "{op} の局所的な微分がこの点で無限大か未定義",
+    # ----- the op table's gate patterns (ops.Op.gate) -----
+    "add gate: distributes the gradient unchanged to every input": "加算ノード: 上流の勾配をそのまま各入力へ流す",
+    "mul gate: swaps the inputs, each gets upstream × the other":
+        "乗算ノード: 入力をひっくり返して流す（各入力に 上流 × もう一方の入力）",
+    "max gate: routes the gradient to the largest input": "max ノード: 最大の入力にだけ勾配を流す",
+    "min gate: routes the gradient to the smallest input": "min ノード: 最小の入力にだけ勾配を流す",
+    "relu gate: passes the gradient where a > 0, blocks it elsewhere":
+        "ReLU ノード: a > 0 なら勾配をそのまま流し、それ以外では止める",
+    # ----- the op table's kink conventions (ops.Kink.convention) -----
+    "tie: the gradient is split evenly among the tied inputs (½ each for two)":
+        "同点: 勾配を同点の入力で等分する（2 つなら ½ ずつ）",
+    "a^b at a = 0: ∂/∂a = +inf for 0 < b < 1 (one-sided); ∂/∂b = 0 (0^b is 0 for b > 0, but 1 at b = 0)":
+        "a = 0 での a^b: 0 < b < 1 なら ∂/∂a = +inf（片側微分）; ∂/∂b = 0（b > 0 では 0^b は 0、b = 0 では 1）",
+    "sqrt'(0) = +inf (the one-sided derivative)": "sqrt'(0) = +inf（片側微分）",
+    "atan2 at (0, 0) is not differentiable: partials are nan": "atan2 は (0, 0) で微分できない: 偏微分は nan",
+    "relu'(0) = 0 (as PyTorch and micrograd)": "relu'(0) = 0（PyTorch や micrograd と同じ）",
+    "abs'(0) = 0 (as PyTorch)": "abs'(0) = 0（PyTorch と同じ）",
+    # ----- the op table's local-partial formulas that contain words (ops.Op.show) -----
+    "b (the other input)": "b（もう一方の入力）",
+    "a (the other input)": "a（もう一方の入力）",
+    "1 if a > 0 else 0": "a > 0 なら 1、それ以外は 0",
+    "1 if a is the largest else 0": "a が最大なら 1、それ以外は 0",
+    "1 if a is the smallest else 0": "a が最小なら 1、それ以外は 0",
+}
+
+
+def language(option: str | None) -> str:
+    """The language asked for: --lang, else GRADCLI_LANG (`ja`, `ja_JP.UTF-8`, ...), else English."""
+    chosen = option or os.environ.get("GRADCLI_LANG", "")
+    return "ja" if chosen.lower().startswith("ja") else "en"
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    """A function from an English string to its text in `lang` (itself when there is none)."""
+    if lang == "ja":
+        return lambda text: JAPANESE.get(text, text)
+    return lambda text: text

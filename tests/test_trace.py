@@ -1,0 +1,520 @@
+"""The backprop trace (issue 4): `gradcli trace`, `grad --trace`, its JSON and its text.
+
+Witnesses are independent of the code under test: the course numbers in seed-examples.jsonl,
+a small interpreter written here (Python's math module) for every forward value, central finite
+differences of that interpreter for every local gradient, the softmax-gradient formula, and the
+arithmetic identities of the trace itself (contribution = upstream × local, a node's gradient is
+the sum of the contributions into it). The text is read back from a fixed-width Rich Console.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, at_option, run_cli, run_process, seed_examples
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
+
+from gradcli.api import differentiate
+from gradcli.i18n import translator
+from gradcli.parse import parse
+from gradcli.render.trace import trace_view
+from gradcli.trace import build_trace, trace_object
+
+SEEDS = seed_examples()
+SEED = {example["name"]: example for example in SEEDS}
+
+# ----- independent witnesses -----
+
+INTERPRETER = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "neg": lambda a: -a,
+    "pow": lambda a, b: a**b,
+    "exp": math.exp,
+    "log": math.log,
+    "sin": math.sin,
+    "cos": math.cos,
+    "tanh": math.tanh,
+    "sigmoid": lambda a: 1 / (1 + math.exp(-a)),
+    "relu": lambda a: a if a > 0 else 0.0,
+    "max": max,
+    "min": min,
+    "copy": lambda a: a,
+}
+NAMED_CONSTANTS = {"pi": math.pi, "e": math.e}
+
+
+def finite_difference(function, arguments: list[float], slot: int) -> float:
+    """Central difference of `function` in one argument (step scaled to the argument)."""
+    h = 1e-6 * max(1.0, abs(arguments[slot]))
+    up, down = list(arguments), list(arguments)
+    up[slot] += h
+    down[slot] -= h
+    return (function(*up) - function(*down)) / (2 * h)
+
+
+def close(a: float, b: float, rel: float = 1e-9, abs_: float = 1e-12) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=abs_)
+
+
+def independent_values(forward: list[dict], at: dict[str, float]) -> dict[str, float]:
+    """Every node's value, recomputed from the forward rows' structure with Python's math module."""
+    values: dict[str, float] = {}
+    for row in forward:
+        if row["op"] == "var":
+            values[row["node"]] = float(at[row["node"]])
+        elif row["op"] == "const":
+            values[row["node"]] = NAMED_CONSTANTS.get(row["node"]) or float(row["node"])
+        else:
+            values[row["node"]] = INTERPRETER[row["op"]](*[values[name] for name in row["inputs"]])
+    return values
+
+
+def trace_json(source: str, at: dict) -> dict:
+    run = run_cli("trace", source, "--at", at_option(at), "--json")
+    assert run.code == 0, run.stderr
+    return run.json()
+
+
+def console_text(source: str, at: dict, lang: str = "en", max_rows: int | None = None, width: int = 80) -> str:
+    """The trace as printed on a fixed-width Console without colour."""
+    result = differentiate(parse(source), at, record=True)
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    console.print(trace_view(build_trace(result), translator(lang), 6, max_rows, width))
+    return console.file.getvalue()
+
+
+# ----- the forward and backward numbers of every seed example -----
+
+
+@pytest.mark.parametrize("example", SEEDS, ids=[e["name"] for e in SEEDS])
+def test_seed_example_forward_values_match_an_independent_interpreter(example):
+    document = trace_json(example["expression"], example["at"])
+    forward = document["trace"]["forward"]
+    values = independent_values(forward, example["at"])
+    for row in forward:
+        assert close(row["value"], values[row["node"]]), row
+    assert close(values[document["output"]], example["value"])  # the output's row, by its name
+    assert close(document["value"], example["value"])
+
+
+@pytest.mark.parametrize("example", SEEDS, ids=[e["name"] for e in SEEDS])
+def test_seed_example_backward_numbers(example):
+    """Locals agree with finite differences; contribution = upstream × local; grads sum the contributions."""
+    document = trace_json(example["expression"], example["at"])
+    trace = document["trace"]
+    forward = {row["node"]: row for row in trace["forward"]}
+    values = independent_values(trace["forward"], example["at"])
+    received: dict[str, list[float]] = {}
+    grad_of = {row["node"]: row["grad"] for row in trace["backward"]}
+    assert trace["backward"][0]["node"] == document["output"] and trace["backward"][0]["grad"] == 1.0
+    for row in trace["backward"]:
+        node = forward[row["node"]]
+        # an edge for every input that is not a constant (constants need no gradient), in slot order
+        slots = [slot for slot, name in enumerate(node["inputs"]) if forward[name]["op"] != "const"]
+        assert [edge["input"] for edge in row["edges"]] == ([node["inputs"][s] for s in slots] if row["edges"] else [])
+        for slot, edge in zip(slots, row["edges"]):
+            arguments = [values[name] for name in node["inputs"]]
+            witness = finite_difference(INTERPRETER[node["op"]], arguments, slot)
+            assert close(edge["local"], witness, rel=1e-6, abs_=1e-7), (row["node"], edge, witness)
+            assert edge["contribution"] == row["grad"] * edge["local"]
+            received.setdefault(edge["input"], []).append(edge["contribution"])
+    for name, contributions in received.items():
+        assert close(grad_of[name], math.fsum(contributions)), name
+    for name, expected in example["gradient"].items():
+        assert close(grad_of.get(name, 0.0), expected, rel=1e-9, abs_=1e-12), name
+        assert close(document["gradient"][name], expected, rel=1e-9, abs_=1e-12)
+
+
+def _screen_number(text: str) -> float:
+    return float(text.strip().strip("()"))
+
+
+def parse_screen(text: str) -> dict:
+    """Read the forward rows, the backward rows and the branch sums back from the printed trace."""
+    lines = text.splitlines()
+    forward, headers, edges, sums = {}, [], [], []
+    section = None
+    k = 0
+    while k < len(lines):
+        line = lines[k].rstrip()
+        k += 1
+        if line in ("Forward pass", "Backward pass", "Gradient"):
+            section = line
+            continue
+        if section == "Forward pass":
+            cells = re.split(r"\s{2,}", line.strip())
+            if cells and cells[0].isdigit():
+                forward[cells[1]] = _screen_number(cells[-1])
+        elif section == "Backward pass":
+            header = re.match(r"^(\S+)(?: = .*)?    upstream ∂\S+/∂(\S+) = (?:.* = )?(\S+)", line)
+            if header:
+                assert header.group(1) == header.group(2)
+                headers.append((header.group(1), _screen_number(header.group(3))))
+                continue
+            edge = re.match(r"^  → (\S+)(?: Σ)?\s+∂(\S+)/∂(\S+) = (.*)$", line)
+            if edge:
+                rest = edge.group(4)
+                if "×" not in rest:  # the product did not fit: it is on the next line
+                    rest += "  " + lines[k].strip()
+                    k += 1
+                local_text, product = re.split(r"\s{2,}", rest.strip(), maxsplit=1)
+                upstream, _, tail = product.partition(" × ")
+                local, _, contribution = tail.partition(" = ")
+                edges.append({"node": edge.group(2), "input": edge.group(1), "local": _screen_number(local),
+                              "local_text": local_text, "upstream": _screen_number(upstream),
+                              "contribution": _screen_number(contribution.rstrip(" ⚠"))})
+        if "∂" in line and "(via " in line:
+            sums.append(line.strip("│ ").strip())
+    return {"forward": forward, "headers": headers, "edges": edges, "sums": sums}
+
+
+def agree(screen: float, exact: float) -> bool:
+    """A number printed with 6 significant digits against the exact one."""
+    return math.isclose(screen, exact, rel_tol=1e-5, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("example", SEEDS, ids=[e["name"] for e in SEEDS])
+def test_seed_example_numbers_on_a_fixed_width_console(example):
+    text = console_text(example["expression"], example["at"])
+    assert all(len(line) <= 80 for line in text.splitlines())
+    screen = parse_screen(text)
+    document = trace_json(example["expression"], example["at"])
+    values = independent_values(document["trace"]["forward"], example["at"])
+    assert set(screen["forward"]) == set(values)
+    for name, shown in screen["forward"].items():
+        assert agree(shown, values[name]), name
+    rows = [row for row in document["trace"]["backward"] if row["edges"]]
+    assert [name for name, _ in screen["headers"]] == [row["node"] for row in rows]
+    for (_, shown), row in zip(screen["headers"], rows):
+        assert agree(shown, row["grad"])
+    json_edges = [(row["node"], row["grad"], edge) for row in rows for edge in row["edges"]]
+    assert len(screen["edges"]) == len(json_edges)
+    for shown, (node, grad, edge) in zip(screen["edges"], json_edges):
+        assert (shown["node"], shown["input"]) == (node, edge["input"])
+        assert agree(shown["upstream"], grad) and agree(shown["local"], edge["local"])
+        assert agree(shown["contribution"], edge["contribution"])
+    gradient_lines = text.split("\nGradient\n")[1].splitlines()
+    for name, expected in example["gradient"].items():
+        row = next(line for line in gradient_lines if line.split()[:1] == [name])
+        assert agree(float(row.split()[-1]), expected), name
+
+
+# ----- branch nodes -----
+
+
+def test_branch_y_sums_two_paths_into_y():
+    example = SEED["branch-y"]
+    document = trace_json(example["expression"], example["at"])
+    branches = {b["node"]: b for b in document["trace"]["branches"]}
+    assert list(branches) == ["y"]
+    assert [(t["from"], t["contribution"]) for t in branches["y"]["terms"]] == [("a", 2.0), ("b", 3.0)]
+    assert branches["y"]["total"] == 5.0 == example["gradient"]["y"]
+    assert "∂f/∂y = 2 (via a) + 3 (via b) = 5" in console_text(example["expression"], example["at"])
+
+
+def test_branch_node_sums_two_paths_into_x():
+    example = SEED["branch-node"]
+    document = trace_json(example["expression"], example["at"])
+    (branch,) = document["trace"]["branches"]
+    assert branch["node"] == "x"
+    assert [t["contribution"] for t in branch["terms"]] == example["branches"]["x"] == [2.0, 6.0]
+    assert [t["from"] for t in branch["terms"]] == ["y1", "y2"]
+    assert branch["total"] == 8.0
+    assert "∂z/∂x = 2 (via y1) + 6 (via y2) = 8" in console_text(example["expression"], example["at"])
+
+
+def test_softmax_xent_each_z_collects_a_term_from_every_use_and_s_from_every_output():
+    example = SEED["softmax-xent"]
+    at = example["at"]
+    document = trace_json(example["expression"], at)
+    forward = {row["node"]: row for row in document["trace"]["forward"]}
+    branches = {b["node"]: b for b in document["trace"]["branches"]}
+    exps = [math.exp(at[f"z{k}"]) for k in (1, 2, 3)]
+    softmax = [e / sum(exps) for e in exps]
+    for k in (1, 2, 3):
+        z = f"z{k}"
+        users = [name for name, row in forward.items() if z in row["inputs"]]
+        assert len(users) == 2  # exp(z_k) in s and again in a_k
+        assert [t["from"] for t in branches[z]["terms"]] == users
+        assert close(math.fsum(t["contribution"] for t in branches[z]["terms"]), branches[z]["total"])
+        assert close(branches[z]["total"], softmax[k - 1] - at[f"y{k}"])  # ∂L/∂z = softmax - y
+        assert close(branches[z]["total"], example["gradient"][z])
+    assert [t["from"] for t in branches["s"]["terms"]] == ["a1", "a2", "a3"]
+    text = console_text(example["expression"], at)
+    for k in (1, 2, 3):
+        assert re.search(rf"∂L/∂z{k} = \S+ \(via t\d+\) \+ \S+ \(via t\d+\) = ", text)
+    assert re.search(r"∂L/∂s = \S+ \(via a1\) \+ \S+ \(via a2\) \+ \S+ \(via a3\) = ", text)
+    # and where s passes its gradient on, the sum is shown as it happens
+    assert re.search(r"^s = t\d+ \+ t\d+    upstream ∂L/∂s = \S+ \+ \S+ \+ \S+ = \S+  Σ$", text, re.M)
+
+
+def test_a_node_used_twice_by_one_consumer_names_both_inputs():
+    document = trace_json("x*x", {"x": 3})
+    (branch,) = document["trace"]["branches"]
+    assert [(t["from"], t["contribution"]) for t in branch["terms"]] == [("f", 3.0), ("f", 3.0)]
+    assert "∂f/∂x = 3 (via f, input 1) + 3 (via f, input 2) = 6" in console_text("x*x", {"x": 3})
+
+
+def test_a_branch_with_many_paths_lists_one_row_per_path():
+    source = " + ".join(f"{k}*x" for k in range(1, 10))
+    text = console_text(source, {"x": 1})
+    assert "∂f/∂x = 45  sum of the 9 contributions below" in text
+    for k in range(1, 10):
+        assert re.search(rf"^│\s+[+ ] {k}\s+\(via t\d+\)", text, re.M), k
+
+
+# ----- properties on random programs -----
+
+VARIABLES = ("x", "y", "z")
+UNARY = ("sin", "tanh", "sigmoid", "-")
+BINARY = ("+", "-", "*", "max", "min")
+
+
+@st.composite
+def random_programs(draw):
+    """`q1 = ...; q2 = ...; f = ...` over x, y, z and earlier names (so nodes branch often)."""
+    statements = []
+    names: list[str] = []
+    for index in range(draw(st.integers(1, 4))):
+        leaves = st.sampled_from(VARIABLES + tuple(names) + ("2", "0.5"))
+        expression = draw(st.recursive(
+            leaves,
+            lambda inner: st.one_of(
+                st.tuples(st.sampled_from(UNARY), inner).map(
+                    lambda p: f"-({p[1]})" if p[0] == "-" else f"{p[0]}({p[1]})"),
+                st.tuples(st.sampled_from(BINARY), inner, inner).map(
+                    lambda p: f"{p[0]}({p[1]}, {p[2]})" if p[0] in ("max", "min") else f"({p[1]} {p[0]} {p[2]})"),
+            ),
+            max_leaves=6,
+        ))
+        name = f"q{index + 1}"
+        statements.append(f"{name} = {expression}")
+        names.append(name)
+    return "; ".join(statements)
+
+
+POINTS = st.fixed_dictionaries({v: st.floats(-2, 2, allow_nan=False).map(lambda f: round(f, 3)) for v in VARIABLES})
+
+
+@given(source=random_programs(), point=POINTS)
+def test_every_branch_total_is_the_node_gradient_and_every_gradient_the_sum_of_its_contributions(source, point):
+    graph = parse(source)
+    at = {name: point[name] for name in graph.variables}
+    result = differentiate(graph, at, record=True)
+    trace = trace_object(build_trace(result))
+    grad_of = {row["node"]: row["grad"] for row in trace["backward"]}
+    output = trace["forward"][-1]["node"]
+    if not trace["backward"]:  # the output depends on no variable: nothing flows back
+        assert all(value == 0 for value in result.gradient.values()) and not trace["branches"]
+        return
+    assert (trace["backward"][0]["node"], trace["backward"][0]["grad"]) == (output, 1.0)
+    # contributions into each node, collected from the edges
+    received: dict[str, list[float]] = {}
+    for row in trace["backward"]:
+        for edge in row["edges"]:
+            assert edge["contribution"] == row["grad"] * edge["local"]
+            received.setdefault(edge["input"], []).append(edge["contribution"])
+    for name, grad in grad_of.items():
+        if name == output:
+            assert grad == 1.0
+        else:
+            scale = math.fsum(abs(c) for c in received[name])
+            assert math.isclose(grad, math.fsum(received[name]), rel_tol=1e-12, abs_tol=1e-12 * scale), name
+    for name, value in result.gradient.items():
+        assert grad_of.get(name, 0.0) == value
+    # the branch nodes are exactly the nodes that depend on a variable and fill more than one input slot
+    # of the nodes the output depends on
+    depends = set()
+    for row in trace["forward"]:
+        if row["op"] == "var" or any(name in depends for name in row["inputs"]):
+            depends.add(row["node"])
+    live = {output}
+    uses: dict[str, int] = {}
+    for row in reversed(trace["forward"]):
+        if row["node"] in live:
+            for name in row["inputs"]:
+                live.add(name)
+                uses[name] = uses.get(name, 0) + 1
+    expected = {name for name, count in uses.items() if count > 1 and name in depends}
+    assert {b["node"] for b in trace["branches"]} == expected
+    for branch in trace["branches"]:
+        assert branch["total"] == grad_of[branch["node"]]
+        assert len(branch["terms"]) == uses[branch["node"]] == len(received[branch["node"]])
+        terms = [t["contribution"] for t in branch["terms"]]
+        scale = math.fsum(abs(c) for c in terms)
+        assert math.isclose(branch["total"], math.fsum(terms), rel_tol=1e-12, abs_tol=1e-12 * scale)
+
+
+# ----- the command line -----
+
+
+def test_trace_json_has_exactly_the_documented_shapes():
+    example = SEED["branch-y"]
+    document = trace_json(example["expression"], example["at"])
+    plain = run_cli("grad", example["expression"], "--at", at_option(example["at"]), "--json").json()
+    assert {key: value for key, value in document.items() if key != "trace"} == plain
+    trace = document["trace"]
+    assert set(trace) == {"forward", "backward", "branches"}
+    assert all(set(row) == {"node", "op", "inputs", "value"} for row in trace["forward"])
+    assert all(set(row) == {"node", "grad", "edges"} for row in trace["backward"])
+    assert all(set(edge) == {"input", "local", "contribution"} for row in trace["backward"] for edge in row["edges"])
+    assert all(set(b) == {"node", "terms", "total"} for b in trace["branches"])
+    assert all(set(t) == {"from", "contribution"} for b in trace["branches"] for t in b["terms"])
+    assert [row["op"] for row in trace["forward"]] == ["var", "var", "add", "var", "max", "mul"]
+
+
+def test_grad_trace_json_is_the_grad_object_plus_the_trace():
+    example = SEED["circuit"]
+    args = ("(x+y)*z", "--at", at_option(example["at"]))
+    with_trace = run_cli("grad", *args, "--trace", "--json").json()
+    assert with_trace["trace"] == run_cli("trace", *args, "--json").json()["trace"]
+    del with_trace["trace"]
+    assert with_trace == run_cli("grad", *args, "--json").json()
+
+
+def test_grad_trace_prints_the_trace_and_the_gradient_table():
+    run = run_cli("grad", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--trace")
+    assert run.code == 0
+    assert "Forward pass" in run.stdout and "Backward pass" in run.stdout
+    assert "→ x   ∂t1/∂x = 1" in run.stdout and "-4 × 1 = -4" in run.stdout
+    assert re.search(r"^x\s+-2\s+-4$", run.stdout, re.M)  # grad's own table follows
+
+
+def test_grad_trace_with_check():
+    run = run_cli("grad", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--trace", "--check", "--json")
+    assert run.code == 0, run.stderr
+    document = run.json()
+    assert document["check"]["ok"] and document["trace"]["backward"][0]["node"] == "f"
+
+
+@pytest.mark.parametrize("args", [
+    ("grad", "x*y", "--at", "x=1,y=2", "--max-rows", "3"),
+    ("grad", "x*y", "--at", "x=1,y=2", "--lang", "ja"),
+    ("grad", "x*y", "--points", "-", "--trace"),
+    ("trace", "x*y", "--at", "x=1,y=2", "--max-rows", "0"),
+    ("trace", "x*y", "--at", "x=1,y=2", "--lang", "fr"),
+], ids=["max-rows-without-trace", "lang-without-trace", "trace-with-points", "max-rows-0", "unknown-language"])
+def test_usage_errors_exit_2(args):
+    assert run_cli(*args, input="x,y\n1,2\n").code == 2
+
+
+def test_trace_errors_keep_their_exit_codes():
+    assert run_cli("trace", "log(x)", "--at", "x=-1").code == 3
+    assert run_cli("trace", "x +", "--at", "x=1").code == 2
+
+
+def test_the_kink_is_flagged_on_its_row_with_the_convention():
+    text = console_text("relu(x) + max(x, y)", {"x": 0, "y": 0})
+    assert "⚠ relu is not differentiable here; convention: relu'(0) = 0" in text.replace("\n    ", " ")
+    assert "tie: the gradient is split evenly among the tied inputs" in text.replace("\n    ", " ")
+    assert re.search(r"→ x Σ\s+∂t\d/∂x = 1 if x > 0 else 0 = 0\s+1 × 0 = 0 ⚠", text)
+    assert re.search(r"→ y\s+∂t\d/∂y = 1 if y is the largest else 0 = 0.5\s+1 × 0.5 = 0.5 ⚠", text)
+
+
+def test_gates_are_named():
+    text = console_text("max(x*y, x+y)", {"x": 2, "y": 3})
+    for gate in ("add gate: distributes", "mul gate: swaps", "max gate: routes"):
+        assert gate in text
+
+
+def test_rich_markup_in_user_text_prints_literally():
+    source = "x*y # [bold red]boom[/] [link=http://e.x]l[/link] :smile:"
+    for args in (("trace", source), ("grad", source, "--trace")):
+        run = run_cli(*args, "--at", "x=1,y=2")
+        assert run.code == 0, run.stderr
+        assert "[bold red]boom[/] [link=http://e.x]l[/link] :smile:" in run.stdout
+    text = console_text(source, {"x": 1, "y": 2})
+    assert "[bold red]boom[/]" in text
+
+
+def test_japanese_headings_with_lang_and_with_the_environment():
+    source, at = "a = x + y; b = max(y, z); f = a * b", "x=1,y=2,z=0"
+    by_option = run_cli("trace", source, "--at", at, "--lang", "ja")
+    by_environment = run_cli("trace", source, "--at", at, env={"GRADCLI_LANG": "ja_JP.UTF-8"})
+    assert by_option.stdout == by_environment.stdout
+    for word in ("順伝播", "逆伝播", "分岐ノード", "局所的な微分", "上流から伝わる勾配", "合計"):
+        assert word in by_option.stdout, word
+    assert "Forward pass" not in by_option.stdout and "Branch nodes" not in by_option.stdout
+    assert "∂f/∂y = 2 (a 経由) + 3 (b 経由) = 5" in by_option.stdout
+    english = run_cli("trace", source, "--at", at, "--lang", "en", env={"GRADCLI_LANG": "ja"})
+    assert "Forward pass" in english.stdout and "順伝播" not in english.stdout
+
+
+def test_every_text_of_the_op_table_that_a_trace_shows_has_a_japanese_translation():
+    from gradcli.i18n import JAPANESE
+    from gradcli.ops import OPERATIONS
+
+    missing = []
+    for op in OPERATIONS:
+        texts = [op.gate, op.kink.convention if op.kink else None]
+        texts += [shown for shown in op.show if re.search(r"\b(if|else|is|the|other|input)\b", shown)]
+        missing += [(op.name, text) for text in texts if text is not None and text not in JAPANESE]
+    assert not missing, "add these to gradcli/i18n.py"
+
+
+def test_japanese_lines_fit_80_columns():
+    from rich.cells import cell_len
+
+    example = SEED["softmax-xent"]
+    text = console_text(example["expression"], example["at"], lang="ja")
+    assert max(cell_len(line) for line in text.splitlines()) <= 80
+
+
+def test_max_rows_shortens_each_part_and_says_what_was_left_out():
+    source = "; ".join(["q0 = x*y"] + [f"q{k} = q{k - 1}*x + y" for k in range(1, 200)])
+    run = run_cli("trace", source, "--at", "x=0.5,y=0.25", "--max-rows", "6")
+    assert run.code == 0, run.stderr
+    nodes = len(parse(source).ops)
+    shown_steps = [int(m) for m in re.findall(r"^\s+(\d+)  ", run.stdout.split("Backward pass")[0], re.M)]
+    assert len(shown_steps) == 6
+    gap = re.search(r"⋮ (\d+) forward steps left out \((\d+)–(\d+)\)", run.stdout)
+    assert gap and int(gap.group(1)) == nodes - 6 == int(gap.group(3)) - int(gap.group(2)) + 1
+    assert "backward rows left out" in run.stdout and "--max-rows sets how many are shown" in run.stdout
+    assert len(run.stdout.splitlines()) < 80
+    full = run_cli("trace", source, "--at", "x=0.5,y=0.25", "--max-rows", "6", "--json").json()
+    assert len(full["trace"]["forward"]) == nodes  # the JSON is always complete
+
+
+def test_thousands_of_nodes_render_in_seconds():
+    source = "; ".join(["q0 = x*y"] + [f"q{k} = sin(q{k - 1}) + x*q{k - 1}" for k in range(1, 1500)])
+    started = time.perf_counter()
+    run = run_cli("trace", source, "--at", "x=0.5,y=0.3")
+    elapsed = time.perf_counter() - started
+    assert run.code == 0, run.stderr
+    assert elapsed < 10, elapsed
+    assert len(re.findall(r"^  → ", run.stdout, re.M)) == 5 * 1499 + 2  # every edge has its row
+    assert "∂q1499/∂x = " in run.stdout  # x's branch sum: many paths, one row each
+
+
+def test_plain_output_when_not_a_terminal_and_no_colour_with_no_color():
+    args = ("trace", "a = x + y; b = max(y, z); f = a * b", "--at", "x=1,y=2,z=0")
+    piped = run_process(*args, env={"NO_COLOR": "", "FORCE_COLOR": "", "TERM": "xterm-256color", "COLUMNS": "80"})
+    assert piped.code == 0 and "\x1b[" not in piped.stdout
+    terminal = {"FORCE_COLOR": "1", "TERM": "xterm-256color", "COLUMNS": "80"}
+    coloured = run_process(*args, env={**terminal, "NO_COLOR": ""})
+    assert re.search(r"\x1b\[[0-9;]*3[0-9]m", coloured.stdout)  # a terminal gets colours...
+    no_color = run_process(*args, env={**terminal, "NO_COLOR": "1"})
+    assert not re.search(r"\x1b\[[0-9;]*3[0-9]m", no_color.stdout)  # ...unless NO_COLOR is set
+    assert re.sub(r"\x1b\[[0-9;]*m", "", no_color.stdout) == piped.stdout
+
+
+def test_plain_grad_json_imports_neither_rich_nor_the_trace():
+    code = ("import sys; from gradcli.cli import main; main(['grad', '(x+y)*z', '--at', 'x=-2,y=5,z=-4', '--json']); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'sympy', 'numpy') "
+            "or m in ('gradcli.trace', 'gradcli.i18n')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert json.loads(done.stdout.strip().splitlines()[0])["gradient"] == {"x": -4.0, "y": -4.0, "z": 3.0}
