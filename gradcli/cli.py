@@ -571,9 +571,19 @@ def _interrupt(signal_number, frame):
     raise Interrupted
 
 
+def _escape_what_the_console_cannot_encode() -> None:
+    """On a stdout or stderr that is not UTF-8 (latin-1, ascii, a cp1252 console), print ∂ or θ
+    as a backslash escape instead of failing: `\u03b8` is also what JSON itself would write."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
+        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; map every outcome to a documented exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    _escape_what_the_console_cannot_encode()
     show_traceback = "--traceback" in argv
     try:
         previous_handler = signal.signal(signal.SIGINT, _interrupt)
