@@ -242,19 +242,24 @@ def _trace_printer(result, precision, max_rows, lang):
     return emit
 
 
-def _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, expectations=None, gradient=True,
-             trace=None):
-    """Print the main result, then cross-check it; exit status 1 when a witness or an expectation disagrees.
-
-    `trace` (from _trace_printer) adds the backprop trace: a JSON member, or the trace before the table.
-    """
+def _checked(result, rtol, atol, check_timeout, expectations=None):
+    """A function that cross-checks `result` when called (so that the main result prints first)."""
     from .check import Tolerances, check_gradient
     from .witness import DEFAULT_TIMEOUT
 
     tolerances = Tolerances(**{key: value for key, value in (("rtol", rtol), ("atol", atol)) if value is not None})
     timeout = DEFAULT_TIMEOUT if check_timeout is None else check_timeout
+    return lambda: check_gradient(result, tolerances, timeout, expectations)
+
+
+def _report(result, wrt_names, as_json, precision, trace=None, check=None, gradient=True) -> int:
+    """Print a result as one JSON object or as tables, with the trace and the check when asked.
+
+    `trace` comes from _trace_printer, `check` from _checked. The exit status is 1 when a
+    witness or an expectation disagrees.
+    """
+    report = None
     if as_json:
-        from .render.check import check_object
         from .render.json import dumps, gradient_object
 
         document = gradient_object(result, wrt_names)
@@ -262,23 +267,32 @@ def _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, e
             _warn(message)
         if trace is not None:
             document["trace"] = trace(None)
-        report = check_gradient(result, tolerances, timeout, expectations)
-        document["check"] = check_object(report)
+        if check is not None:
+            from .render.check import check_object
+
+            report = check()
+            document["check"] = check_object(report)
         click.echo(dumps(document))
     else:
-        from .render.check import check_view, value_line
         from .render.json import notes_text
         from .render.text import gradient_table
 
-        console = _console()
         for message in result.warnings + (notes_text(result) if gradient else []):
             _warn(message)
         if trace is not None:
-            trace(console)
-        console.print(gradient_table(result, wrt_names, precision) if gradient else value_line(result, precision))
-        report = check_gradient(result, tolerances, timeout, expectations)
-        console.print(check_view(report, precision))
-    return ExitStatus.OK if report.ok else ExitStatus.CHECK_FAILED
+            trace(_console())
+        if gradient:
+            _print_whole(gradient_table(result, wrt_names, precision))
+        else:
+            from .render.check import value_line
+
+            _console().print(value_line(result, precision))
+        if check is not None:
+            from .render.check import check_view
+
+            report = check()
+            _print_whole(check_view(report, precision))
+    return ExitStatus.OK if report is None or report.ok else ExitStatus.CHECK_FAILED
 
 
 @click.group(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -329,27 +343,8 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
     if show_trace:
         explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT
         trace = _trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows, lang)
-    if run_check:
-        return _checked(result, wrt_names, as_json, precision, rtol, atol, check_timeout, trace=trace)
-    if as_json:
-        from .render.json import dumps, gradient_object
-
-        document = gradient_object(result, wrt_names)
-        for message in document["warnings"]:
-            _warn(message)
-        if trace is not None:
-            document["trace"] = trace(None)
-        click.echo(dumps(document))
-        return ExitStatus.OK
-    from .render.json import notes_text
-    from .render.text import gradient_table
-
-    for message in result.warnings + notes_text(result):
-        _warn(message)
-    if trace is not None:
-        trace(_console())
-    _print_whole(gradient_table(result, wrt_names, precision))
-    return ExitStatus.OK
+    check = _checked(result, rtol, atol, check_timeout) if run_check else None
+    return _report(result, wrt_names, as_json, precision, trace, check)
 
 
 def _grad_points(expression, path, cse, points, wrt, points_path, output_format, as_json, quiet):
@@ -502,7 +497,8 @@ def check(expression, points, path, as_json, precision, cse, rtol, atol, check_t
     expectations = _merge_expectations(expect + expect_node)
     for expectation in expectations:  # before any output: a wrong name is a usage error
         resolve_node(graph, expectation.name)
-    return _checked(result, None, as_json, precision, rtol, atol, check_timeout, expectations, gradient=False)
+    check = _checked(result, rtol, atol, check_timeout, expectations)
+    return _report(result, None, as_json, precision, check=check, gradient=False)
 
 
 @cli.command(epilog=CHECK_EXAMPLES)
