@@ -533,7 +533,7 @@ def diff(expression, points, path, as_json, precision, cse, wrt, latex, plain, t
         for line in diff_lines(derivatives, latex, precision):
             click.echo(line)
     else:
-        _console().print(diff_view(derivatives, precision))
+        _print_whole(diff_view(derivatives, precision))  # Rich folding would tear 2-D formulas apart
     return ExitStatus.OK
 
 
