@@ -76,7 +76,8 @@ class Graph:
         return counts
 
     def labels(self) -> list[str]:
-        """A short stable name per node: its own name, a constant's text, or t1, t2, ... ."""
+        """A short stable name per node: its own name, a constant's text, the output's name (`f`,
+        as the course notes call it), or t1, t2, ... ."""
         taken = {name for name in self.names if name}
         labels: list[str] = []
         counter = 0
@@ -85,6 +86,8 @@ class Graph:
                 labels.append(name)
             elif node in self.constants:
                 labels.append(self.constants[node][1])
+            elif node == self.output and self.output_name not in taken:
+                labels.append(self.output_name)
             else:
                 counter += 1
                 while f"t{counter}" in taken:

@@ -71,16 +71,6 @@ class Trace:
         return self.graph.formula(node, self.labels)
 
 
-def trace_labels(graph: Graph) -> list[str]:
-    """Graph.labels(), except that an unnamed output is called by the output's name (`f`) when it is free."""
-    labels = graph.labels()
-    output = graph.output
-    if (graph.names[output] is None and graph.ops[output] is not None
-            and graph.output_name not in graph.variables and graph.output_name not in labels):
-        labels[output] = graph.output_name
-    return labels
-
-
 def build_trace(result: Result) -> Trace:
     """The trace of a result computed with `differentiate(..., record=True)`."""
     graph = result.graph
@@ -114,7 +104,7 @@ def build_trace(result: Result) -> Trace:
             if incoming[edge.input] > 1:
                 branch_terms.setdefault(edge.input, []).append(edge)
     branches = [Branch(node, branch_terms[node], grads[node]) for node in sorted(branch_terms)]
-    return Trace(result, trace_labels(graph), backward, branches)
+    return Trace(result, graph.labels(), backward, branches)
 
 
 def trace_object(trace: Trace) -> dict:

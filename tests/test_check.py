@@ -381,6 +381,15 @@ def test_expect_node_accepts_trace_labels():
     assert run.code == ExitStatus.OK and document["check"]["expect"]["t1"]["ok"]
 
 
+def test_the_unnamed_output_is_f_in_expectations_traces_and_warnings():
+    run, document = check_json("(x+y)*z", "--at", "x=-2,y=5,z=-4", "--expect-node", "f=1")
+    assert run.code == ExitStatus.OK and document["check"]["expect"]["f"]["ok"]
+    trace = run_cli("grad", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--trace", "--json").json()["trace"]
+    assert trace["forward"][-1]["node"] == "f" and trace["backward"][0] == {
+        "node": "f", "grad": 1.0, "edges": trace["backward"][0]["edges"]}
+    assert run_cli("grad", "relu(x)", "--at", "x=0").stderr.startswith("gradcli: warning: f = relu(x):")
+
+
 @pytest.mark.parametrize("args", [("--expect", "nope=1"), ("--expect", "x=1", "--expect", "x=2"),
                                   ("--expect", "x")], ids=["unknown", "twice", "no-value"])
 def test_bad_expectations_are_usage_errors(args):

@@ -14,7 +14,7 @@ from rich.tree import Tree
 from ..api import Result
 from ..graph import Graph
 from ..numbers import fmt
-from ..trace import build_trace, trace_labels
+from ..trace import build_trace
 
 MAX_TREE_DEPTH = 48  # deeper levels are summarised (a 10 000-deep chain would print megabytes of guides)
 _MAX_TITLE = 200
@@ -27,7 +27,7 @@ class GraphPicture:
 
     def __init__(self, graph: Graph, result: Result | None = None, precision: int = 6):
         self.graph = graph
-        self.labels = trace_labels(graph)
+        self.labels = graph.labels()
         self.result = result
         self.precision = precision
         self.reached: set[int] = set()
