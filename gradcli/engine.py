@@ -35,17 +35,20 @@ class Note(NamedTuple):
 
 
 def forward(graph: Graph, leaves: list, xp=scalar) -> list:
-    """Values of every node, given `leaves` (a list with the leaf values filled in)."""
+    """Values of every node, given `leaves` (a list with the leaf values filled in).
+
+    The hot loop of a million-node program: one- and two-input ops (nearly all) are called
+    with their arguments directly, and leaves (op None, no inputs) are passed over cheaply.
+    """
     values = leaves
-    ops = graph.ops
-    inputs = graph.inputs
-    for node in range(len(ops)):
-        op = ops[node]
+    node = -1
+    for op, node_inputs in zip(graph.ops, graph.inputs):
+        node += 1
         if op is None:
             continue
-        node_inputs = inputs[node]
         if len(node_inputs) == 2:
-            values[node] = op.forward(xp, values[node_inputs[0]], values[node_inputs[1]])
+            a, b = node_inputs
+            values[node] = op.forward(xp, values[a], values[b])
         elif len(node_inputs) == 1:
             values[node] = op.forward(xp, values[node_inputs[0]])
         else:
@@ -85,10 +88,17 @@ def needs_gradient(graph: Graph) -> bytearray:
     needs = bytearray(len(graph.ops))
     for node in graph.variables.values():
         needs[node] = 1
-    inputs = graph.inputs
-    for node, op in enumerate(graph.ops):
-        if op is not None:
-            for j in inputs[node]:
+    node = -1
+    for node_inputs in graph.inputs:  # leaves have no inputs: a variable keeps its 1, a constant its 0
+        node += 1
+        if len(node_inputs) == 2:
+            a, b = node_inputs
+            if needs[a] or needs[b]:
+                needs[node] = 1
+        elif len(node_inputs) == 1:
+            needs[node] = needs[node_inputs[0]]
+        else:
+            for j in node_inputs:
                 if needs[j]:
                     needs[node] = 1
                     break
@@ -101,16 +111,28 @@ def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes:
     Returns (grads, edges, notes). Only nodes that reach the output and inputs that depend on
     a variable are visited, so x^2 at x = -3 never evaluates ln(-3) for the constant exponent.
     """
-    ops = graph.ops
-    inputs = graph.inputs
-    n = len(ops)
+    n = len(graph.ops)
     grads: list = [0.0] * n
     needs = needs_gradient(graph)
     live = bytearray(n)  # reaches the output and depends on a variable
     grads[graph.output] = 1.0
     live[graph.output] = needs[graph.output]
     edges: list[Edge] = []
-    for node in range(n - 1, -1, -1):
+    _sweep(graph, values, grads, needs, live, xp, edges if record else None)
+    found = diagnose(graph, values, grads, live, xp) if notes else []
+    return grads, edges, found
+
+
+def _sweep(graph: Graph, values: list, grads: list, needs: bytearray, live: bytearray, xp, edges: list | None) -> None:
+    """The reverse sweep: `grads[input] += upstream × local`, from the output back.
+
+    One Edge per step is appended to `edges` unless it is None (traces and checks ask for them).
+    One- and two-input ops (nearly all of them) are unrolled: this loop is the hot path.
+    """
+    record = edges is not None
+    ops = graph.ops
+    inputs = graph.inputs
+    for node in range(len(ops) - 1, -1, -1):
         if not live[node]:
             continue
         op = ops[node]
@@ -120,7 +142,6 @@ def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes:
         out = values[node]
         node_inputs = inputs[node]
         partials = op.partials
-        # One- and two-input ops (nearly all of them) are unrolled: this loop is the hot path.
         if len(node_inputs) == 2 and op.arity == 2:
             j, k = node_inputs
             a, b = values[j], values[k]
@@ -143,7 +164,7 @@ def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes:
             local = partials[0](xp, out, values[j])
             contribution = upstream * local
             grads[j] += contribution
-            live[j] = 1  # a one-input op needs a gradient only if its input does
+            live[j] = 1
             if record:
                 edges.append(Edge(node, 0, j, upstream, local, contribution))
         else:
@@ -156,8 +177,6 @@ def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes:
                     live[j] = 1
                     if record:
                         edges.append(Edge(node, slot, j, upstream, local, contribution))
-    found = diagnose(graph, values, grads, live, xp) if notes else []
-    return grads, edges, found
 
 
 def diagnose(graph: Graph, values: list, grads: list, live: bytearray, xp=scalar) -> list[Note]:
@@ -169,6 +188,8 @@ def diagnose(graph: Graph, values: list, grads: list, live: bytearray, xp=scalar
     ops = graph.ops
     inputs = graph.inputs
     any_nonfinite = not all(map(isfinite, grads))
+    if not any_nonfinite and not any(op is not None and op.kink is not None for op in set(ops)):
+        return []  # nothing to look at: the common case, decided without walking the nodes
     found: list[Note] = []
     for node, op in enumerate(ops):
         if op is None or not live[node] or (op.kink is None and not any_nonfinite):

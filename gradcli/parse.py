@@ -4,8 +4,11 @@ Binding powers and function names come from the op table. Nodes are appended onl
 their inputs, so the graph's node list is already in topological order.
 
 Speed matters here (programs of a million operations are pasted in), so the text is cut
-into tokens by one regex call, the loop works on token indices, and node spans are kept as
-token indices that Graph.span() turns into columns only when an error needs a caret.
+into tokens by one regex call per line, the loop works on token indices, and node spans are
+kept as token indices that Graph.span() turns into columns only when an error needs a caret.
+Generated programs repeat a few statement shapes (`a2 = sin(a1)*x + a1*y`, line after line):
+a shape seen twice is learned, and the lines that match it are parsed by one regex match each
+and a replay of its nodes (see _Parser and _Shape), with the same result as the general loop.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 import unicodedata
 from array import array
 
-from .errors import LimitError, ParseError
+from .errors import GradcliError, LimitError, ParseError
 from .graph import Graph
 from .ops import CONSTANTS, FUNCTIONS, INFIX, MUL_BP, NEG_BP, OPS, PREFIX, arity_text
 
@@ -32,7 +35,21 @@ _TOKEN = re.compile(
     r"[ \t\r\f\v]*"
     r"([^\W\d]\w*|(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?|\*\*|#[^\n]*|[^ \t\r\f\v])"
 )
+_TOKEN_IN_ASCII: list[re.Pattern] = []  # _TOKEN with ASCII classes, compiled at the first use (not at import)
+
+
+def _tokenizer(ascii: bool):
+    """findall of _TOKEN; for ASCII text, of its ASCII-class twin (the same tokens, found ~15% faster)."""
+    if not ascii:
+        return _TOKEN.findall
+    if not _TOKEN_IN_ASCII:
+        _TOKEN_IN_ASCII.append(re.compile(_TOKEN.pattern, re.ASCII))
+    return _TOKEN_IN_ASCII[0].findall
+
+
 _END = ""  # the token after the last one
+_INF = float("inf")
+_MORE = "\x00\x00"  # the end of a window with more lines after it (no token is like it)
 _GROUP_ENDS = (")", ",", ";", _END)  # with a newline outside parentheses
 
 _INFIX = {symbol: (op, syntax.left_bp, syntax.right_bp) for symbol, (op, syntax) in INFIX.items()}
@@ -157,61 +174,128 @@ class _TokenColumns:
 
 
 class _Parser:
+    """One pass over the text: whole lines go to the shunting-yard loop, or to a learned shape.
+
+    The general path (`statements`) tokenizes a window of whole lines and runs the shunting
+    yard over it, growing the window when a statement continues inside parentheses. After it
+    has parsed a short one-line assignment, that statement's *shape* is learned (see _Shape):
+    later lines of the same shape, the common case in generated programs, are then parsed by
+    one regex match and a replay of the nodes, without tokens or operator stacks. Both paths
+    number tokens the same way (a node's span is global token indices), and the shape path
+    calls the very same checks, so the graph and every error are the same either way.
+    """
+
     def __init__(self, source: str):
         self.source = source
         self.text, origin = normalize(source)
+        self.ascii = self.text.isascii()
+        self.tokenize = _tokenizer(self.ascii)
         self.graph = Graph(source)
         self.columns = self.graph.columns = _TokenColumns(self.text, origin)
-        self.tokens: list[str] = _TOKEN.findall(self.text)
-        self.tokens.append(_END)
+        self.tokens: list[str] = []  # the window the general path is in; index + self.base is global
+        self.base = 0
+        self.end = 0  # where the window ends in the text
         # Names already bound to a node: variables and named intermediates (constants are not,
         # each use of pi is a node of its own).
         self.known: dict[str, int] = {}
         self.defined: dict[str, int] = {}  # the named intermediates alone
+        self.unused: tuple[int, int] | None = None  # a bare expression that is not the last statement
+        self.last: tuple[int, str | None] | None = None  # the latest statement's node and name
+        self.seen: set[tuple] = set()  # token kinds of the assignments seen once
+        self.shapes: dict[tuple, _Shape | None] = {}  # learned shapes by token kinds (None: not replayable)
+        self.recent: list[_Shape] = []  # the few tried at each line, the latest used first
 
     # ----- errors point at the original text -----
 
     def error(self, message: str, first: int, last: int | None = None) -> ParseError:
-        """An error spanning tokens first..last."""
+        """An error spanning tokens first..last of the current window."""
+        return self.error_at(message, first + self.base, None if last is None else last + self.base)
+
+    def error_at(self, message: str, first: int, last: int | None = None) -> ParseError:
+        """An error spanning tokens first..last, counted from the start of the program."""
         start = self.columns(first)[0]
         end = self.columns(first if last is None else last)[1]
         return ParseError(message, (start, max(end, start + 1)), self.source)
 
-    # ----- statements -----
+    # ----- the program -----
 
     def run(self) -> Graph:
-        """One loop over the tokens: statements, and in each the expression's shunting yard."""
+        """Alternate the two paths: learned shapes while lines match one, else the general path."""
+        text = self.text
+        size = len(text)
+        pos = base = 0
+        while pos < size:
+            if self.recent and self.unused is None:
+                pos, base = self.replay_shapes(pos, base)
+                if pos >= size:
+                    break
+            end = text.find("\n", pos) + 1 or size
+            semicolon = text.find(";", pos, end)
+            if semicolon >= 0 and text.find("#", pos, semicolon) < 0:
+                end = semicolon + 1  # `a1 = ...; a2 = ...` on one line: back to the shapes after each
+            pos, base = self.statements(pos, end, base)
+        if self.last is None:
+            raise ParseError("the program is empty: write an expression such as (x+y)*z", (0, len(self.source)), self.source)
         graph = self.graph
-        tokens = self.tokens
+        node, name = self.last
+        graph.output = node
+        graph.output_name = name or graph.names[node] or ("f" if "f" not in graph.variables else "f_out")
+        return graph
+
+    def more(self, tokens: list[str]) -> None:
+        """Grow the window by the next line: a statement goes on inside parentheses."""
+        text = self.text
+        line_end = text.find("\n", self.end) + 1 or len(text)
+        tokens.pop()  # the _MORE at the end
+        tokens.extend(self.tokenize(text, self.end, line_end))
+        tokens.append(_MORE if line_end < len(text) else _END)
+        self.end = line_end
+
+    # ----- the general path: statements, and in each the expression's shunting yard -----
+
+    def statements(self, pos: int, end: int, base: int) -> tuple[int, int]:
+        """Parse the statements of text[pos:end] by the shunting yard.
+
+        The window ends at a line's end or at a ';' (either ends a statement, or is an error),
+        and grows line by line while a statement goes on inside parentheses.
+
+        Returns where the window ended: its text position and the global index of its next token.
+        """
+        graph = self.graph
+        self.tokens = tokens = self.tokenize(self.text, pos, end)
+        tokens.append(_MORE if end < len(self.text) else _END)
+        self.base, self.end = base, end
         known = self.known
         ops = graph.ops
         add_op, add_inputs, add_name = ops.append, graph.inputs.append, graph.names.append
         add_start, add_end = graph.starts.append, graph.ends.append
-        unused = None  # a bare expression that is not the last statement
-        last = None
+        max_depth, max_nodes = MAX_DEPTH, MAX_NODES
+        constants = graph.constants
         i = 0
         while True:
             token = tokens[i]
-            if token == _END:
+            if token == _END or token is _MORE:
                 break
             if token == ";" or token == "\n" or token[0] == "#":
                 i += 1
                 continue
-            if unused is not None:
-                raise self.error(
-                    "this expression's value is never used: name it (q = ...) or make it the last statement", *unused
+            if self.unused is not None:
+                raise self.error_at(
+                    "this expression's value is never used: name it (q = ...) or make it the last statement",
+                    *self.unused,
                 )
             name = None
+            target = i
             if tokens[i + 1] == "=" and token.isidentifier():
                 name = token
-                self.check_assignable(name, i)
+                self.check_assignable(name, i + base)
                 i += 2
-                if tokens[i] in (";", "\n", _END) or tokens[i][0] == "#":
+                if tokens[i] in (";", "\n", _END, _MORE) or tokens[i][0] == "#":
                     raise self.error(f"nothing is assigned to {name}", i - 1)
             elif tokens[i + 1] == "=":
                 raise self.error("only a name can be assigned to", i)
             statement_start = i
-            operands: list[tuple[int, int, int]] = []  # (node, first token, last token)
+            operands: list[tuple[int, int, int]] = []  # (node, first token, last token), tokens global
             operators: list[tuple] = []  # (right binding power, kind, payload, token, operand count)
             expect_operand = True
             after_number = False
@@ -221,8 +305,11 @@ class _Parser:
                 if expect_operand:
                     node = known.get(token)
                     if node is not None:
-                        operands.append((node, i, i))
+                        at = i + base
+                        operands.append((node, at, at))
                         expect_operand = after_number = False
+                        i += 1
+                        continue  # no operator pushed: no depth to check
                     elif token == "(":
                         operators.append((_GROUP_BP, _PAREN, None, i, len(operands)))
                         depth += 1
@@ -231,21 +318,39 @@ class _Parser:
                     elif token == "+":
                         operators.append((NEG_BP, _PREFIX, None, i, 0))  # unary plus: no node
                     elif "0" <= token[:1] <= "9" or (token[:1] == "." and token != "."):  # a lone "." is no number
-                        operands.append((self.number(token, i), i, i))
+                        # number() inlined (a wide sum has a constant every few tokens); it raises the errors
+                        node = len(ops)
+                        at = i + base
+                        value = float(token) if "_" not in token else self.number(token, at)
+                        if value == _INF:
+                            self.number(token, at)
+                        add_op(None)
+                        add_inputs(())
+                        add_name(None)
+                        add_start(at)
+                        add_end(at)
+                        constants[node] = (value, token)
+                        operands.append((node, at, at))
                         expect_operand = False
                         after_number = True
+                        i += 1
+                        continue
                     elif token.isidentifier():
                         if tokens[i + 1] == "(":
-                            self.check_function(token, i)
+                            if token in known or token in CONSTANTS or token not in FUNCTIONS:
+                                self.check_function(token, i)  # raises
                             operators.append((_GROUP_BP, _CALL, token, i, len(operands)))
                             depth += 1
                             i += 1
                         else:
-                            operands.append((self.leaf(token, i), i, i))
+                            operands.append((self.leaf(token, i + base), i + base, i + base))
                             expect_operand = after_number = False
+                    elif token is _MORE:
+                        self.more(tokens)
+                        continue
                     elif not ((token == "\n" and depth) or token[:1] == "#"):
                         raise self.expected_operand(operators, operands, i)
-                    if len(operators) > MAX_DEPTH:
+                    if len(operators) > max_depth:
                         raise self.too_large(i)
                     i += 1
                     continue
@@ -258,6 +363,9 @@ class _Parser:
                     elif token == "\n" and depth or token[:1] == "#":
                         i += 1
                         continue
+                    elif token is _MORE:
+                        self.more(tokens)
+                        continue
                     elif not (token in _GROUP_ENDS or token == "\n"):
                         raise self.missing_operator(i)
                 left_bp = -1 if infix is None else infix[1]
@@ -269,6 +377,7 @@ class _Parser:
                         node_inputs = (a, b)
                     else:
                         a, _, end_token = operands[-1]
+                        first += base
                         if op is None:  # unary plus
                             operands[-1] = (a, first, end_token)
                             continue
@@ -283,12 +392,25 @@ class _Parser:
                     operators.append((infix[2], _BINARY, infix[0], i, 0))
                     expect_operand = True
                     # Checked as the statement grows, so a huge one stops early, not when it is built.
-                    if len(operators) > MAX_DEPTH or len(ops) > MAX_NODES:
+                    if len(operators) > max_depth or len(ops) > max_nodes:
                         raise self.too_large(i)
                 elif token == ")":
                     if not depth:
                         raise self.error("unbalanced ')': there is no '(' to close", i)
-                    self.close(operators, operands, i)
+                    _, kind, function, first, height = operators[-1]
+                    if kind == _CALL and len(operands) == height + 1 and 1 in FUNCTIONS[function]:
+                        # close() inlined for the common call of one argument, as in `exp(x*c)`
+                        operators.pop()
+                        first += base
+                        a = operands[-1][0]
+                        operands[-1] = (len(ops), first, i + base)
+                        add_op(FUNCTIONS[function][1])
+                        add_inputs((a,))
+                        add_name(None)
+                        add_start(first)
+                        add_end(i + base)
+                    else:
+                        self.close(operators, operands, i)
                     depth -= 1
                     after_number = False
                 elif token == ",":
@@ -305,35 +427,148 @@ class _Parser:
                 raise self.error("unclosed '(': no matching ')'", first)
             node = operands[0][0]
             if name is None:
-                unused = (statement_start, i - 1)
+                self.unused = (statement_start + base, i - 1 + base)
             else:
-                if ops[node] is None or graph.names[node] is not None:
-                    node = graph.add(_COPY, (node,), statement_start, i - 1, name)
-                else:
-                    graph.names[node] = name
-                self.defined[name] = known[name] = node
-            last = (node, name)
-            if len(ops) > MAX_NODES:
+                node = self.assign(name, node, statement_start + base, i - 1 + base)
+                if i - target <= _SHAPE_TOKENS and (tokens[i] == "\n" or tokens[i] == ";"):
+                    self.learn(tokens, target, i)
+            self.last = (node, name)
+            if len(ops) > max_nodes:
                 raise self.too_large(i - 1)
-        if last is None:
-            raise ParseError("the program is empty: write an expression such as (x+y)*z", (0, len(self.source)), self.source)
-        node, name = last
-        graph.output = node
-        graph.output_name = name or graph.names[node] or ("f" if "f" not in graph.variables else "f_out")
-        return graph
+        return self.end, base + i
+
+    def assign(self, name: str, node: int, first: int, last: int) -> int:
+        """Name a statement's node; a leaf or an already named node gets a copy of its own."""
+        graph = self.graph
+        if graph.ops[node] is None or graph.names[node] is not None:
+            node = graph.add(_COPY, (node,), first, last, name)
+        else:
+            graph.names[node] = name
+        self.defined[name] = self.known[name] = node
+        return node
+
+    # ----- the shape path: lines like one already parsed -----
+
+    def learn(self, tokens: list[str], first: int, end: int) -> None:
+        """Remember the shape of the assignment tokens[first:end] (one line, ended by '\\n' or ';')."""
+        if tokens[end - 1][0] == "#":  # a comment at the end of the line is matched by every shape
+            end -= 1
+        kinds = []
+        for k in range(first, end):
+            token = tokens[k]
+            if token == "\n" or token[0] == "#":
+                return  # over several lines, or with a comment inside: not a shape
+            if token.isidentifier():
+                kinds.append(token if tokens[k + 1] == "(" and k > first else _NAME_SLOT)
+            elif "0" <= token[:1] <= "9" or token[:1] == ".":
+                kinds.append(_NUMBER_SLOT)
+            else:
+                kinds.append(token)
+        key = tuple(kinds)
+        if key in self.shapes:
+            shape = self.shapes[key]
+        elif key not in self.seen:  # a shape is worth its regex once it repeats (small programs: never)
+            if len(self.seen) < _SEEN_SHAPES:
+                self.seen.add(key)
+            return
+        elif len(self.shapes) >= _MAX_SHAPES:
+            return
+        else:
+            try:
+                shape = _Shape(key)
+            except (ValueError, GradcliError):  # not replayable (an op of three inputs): general path
+                shape = None
+            self.shapes[key] = shape
+        if shape is None:
+            return
+        if shape in self.recent:
+            self.recent.remove(shape)
+        self.recent.insert(0, shape)
+        del self.recent[_RECENT_SHAPES:]
+
+    def replay_shapes(self, pos: int, base: int) -> tuple[int, int]:
+        """Parse the statements at pos that match a learned shape; stop at the first that does not.
+
+        Each is checked and built exactly as the general path would: the target by
+        check_assignable (called only when a lookup says it will raise), leaves in token order
+        (a bound name's node, else leaf(); number()), op nodes in the shunting yard's order,
+        then the naming of assign(). Near MAX_NODES, or past MAX_DEPTH, the general path takes
+        over, so a limit is met at the same token. (No code is generated for a shape: gradcli
+        never compiles anything at run time, so a loop over the steps it is.)
+        """
+        text, size = self.text, len(self.text)
+        graph = self.graph
+        ops, names = graph.ops, graph.names
+        add_op, add_inputs, add_name = ops.append, graph.inputs.append, names.append
+        add_start, add_end = graph.starts.append, graph.ends.append
+        known, defined, variables = self.known, self.defined, graph.variables
+        bound = known.get
+        recent = self.recent
+        max_nodes, max_depth = MAX_NODES, MAX_DEPTH
+        ascii = self.ascii
+        node, name = self.last or (0, None)
+        shape = recent[0]
+        while pos < size:
+            match = shape.pattern.match(text, pos)
+            if match is None:
+                for shape in recent:
+                    match = shape.pattern.match(text, pos)
+                    if match is not None:
+                        break
+                else:
+                    break
+            if len(ops) > max_nodes - shape.most_nodes or shape.tokens > max_depth:
+                break
+            texts = match.groups()
+            if not ascii and not all(texts[k].isidentifier() for k in shape.names):
+                break  # \w is wider than an identifier outside ASCII: the general path decides
+            target = texts[0]
+            if target in defined or target in variables or target in CONSTANTS or target in FUNCTIONS:
+                self.check_assignable(target, base)  # raises
+            made = shape.made  # the node of each step (a scratch list, filled anew each line)
+            step_index = 0
+            for op, slot, a, b, start, end in shape.steps:
+                if op is None:  # a leaf: a name or a number, at token `start`
+                    if b:
+                        made[step_index] = self.number(texts[slot], base + start)
+                    else:
+                        node = bound(texts[slot])
+                        made[step_index] = node if node is not None else self.leaf(texts[slot], base + start)
+                else:
+                    made[step_index] = len(ops)
+                    add_op(op)
+                    add_inputs((made[a],) if b < 0 else (made[a], made[b]))
+                    add_name(None)
+                    add_start(base + start)
+                    add_end(base + end)
+                step_index += 1
+            node = made[shape.result]
+            if ops[node] is None or names[node] is not None:  # as assign(): `a = b` gets a copy
+                last = base + shape.tokens - (2 if texts[-1] is None else 1)  # a comment ends the statement's text
+                node = graph.add(_COPY, (node,), base + 2, last, target)
+            else:
+                names[node] = target
+            defined[target] = known[target] = node
+            name = target
+            pos = match.end()
+            base += shape.tokens if texts[-1] is None else shape.tokens + 1  # texts[-1]: the comment
+        if name is not None:
+            self.last = (node, name)
+        return pos, base
 
     def check_assignable(self, name: str, token: int) -> None:
+        """A statement's target (at global token `token`) must be a fresh name."""
         graph = self.graph
         if name in CONSTANTS:
-            raise self.error(f"{name} is a constant and cannot be assigned", token)
+            raise self.error_at(f"{name} is a constant and cannot be assigned", token)
         if name in FUNCTIONS:
-            raise self.error(f"{name} is a function name and cannot be assigned", token)
+            raise self.error_at(f"{name} is a function name and cannot be assigned", token)
         if name in self.defined:
             line = _line(self.source, graph.span(self.defined[name])[0])
-            raise self.error(f"{name} is assigned twice (first on line {line})", token)
+            raise self.error_at(f"{name} is assigned twice (first on line {line})", token)
         if name in graph.variables:
             start = graph.span(graph.variables[name])[0]
-            raise self.error(
+            raise self.error_at(
                 f"{name} is already used as a variable (line {_line(self.source, start)}, column "
                 f"{_column(self.source, start)}); assign it before its first use",
                 token,
@@ -344,34 +579,37 @@ class _Parser:
     def close(self, operators: list, operands: list, i: int) -> None:
         """Handle ')' once everything inside is built: finish a group or a function call."""
         _, kind, name, first, height = operators.pop()
+        first += self.base
         if kind == _PAREN:
             node, _, _ = operands.pop()
-            operands.append((node, first, i))
+            operands.append((node, first, i + self.base))
             return
         arguments = operands[height:]
         del operands[height:]
         by_arity = FUNCTIONS[name]
         op = by_arity.get(len(arguments)) or (by_arity.get(None) if len(arguments) >= 2 else None)
         if op is None:
-            raise self.error(f"{name}() takes {arity_text(name)}, {len(arguments)} given", first, i)
-        operands.append((self.graph.add(op, tuple(a for a, _, _ in arguments), first, i), first, i))
+            raise self.error_at(f"{name}() takes {arity_text(name)}, {len(arguments)} given", first, i + self.base)
+        last = i + self.base
+        operands.append((self.graph.add(op, tuple(a for a, _, _ in arguments), first, last), first, last))
 
     # ----- leaves -----
 
     def number(self, token: str, i: int) -> int:
+        """The node of a number at global token i."""
         if "_" in token:
-            raise self.error("malformed number: digits may not be grouped with '_'", i)
+            raise self.error_at("malformed number: digits may not be grouped with '_'", i)
         value = float(token)
         if value == float("inf"):
-            raise self.error(f"the number {_shorten(token)} is too large for a double", i)
+            raise self.error_at(f"the number {_shorten(token)} is too large for a double", i)
         return self.graph.constant(value, token, i, i)
 
     def leaf(self, name: str, i: int) -> int:
-        """The node of a name seen for the first time: a constant or a new variable."""
+        """The node of a name seen for the first time (at global token i): a constant or a new variable."""
         if name in CONSTANTS:
             return self.graph.constant(CONSTANTS[name], name, i, i)
         if name in FUNCTIONS:
-            raise self.error(f"{name} is a function: call it as {name}(...)", i)
+            raise self.error_at(f"{name} is a function: call it as {name}(...)", i)
         node = self.known[name] = self.graph.variable(name, i, i)
         return node
 
@@ -385,12 +623,12 @@ class _Parser:
     # ----- errors found in the loop (cold paths) -----
 
     def too_large(self, i: int) -> LimitError:
-        """The program passed MAX_NODES or MAX_DEPTH at token i."""
+        """The program passed MAX_NODES or MAX_DEPTH at token i of the window."""
         if len(self.graph) > MAX_NODES:
             message = f"the program has more than {MAX_NODES:,} nodes, the limit"
         else:
             message = f"the expression nests more than {MAX_DEPTH:,} levels deep, the limit"
-        start, end = self.columns(i)
+        start, end = self.columns(i + self.base)
         return LimitError(message, (start, max(end, start + 1)), self.source)
 
     def expected_operand(self, operators: list, operands: list, i: int) -> ParseError:
@@ -422,6 +660,78 @@ class _Parser:
         if token.isidentifier() or token[:1] in "0123456789.(" and token != ".":
             return self.error(f"missing operator before {token!r} (write * to multiply)", i)
         return self.error(_unexpected(token), i)
+
+
+
+_NAME_SLOT, _NUMBER_SLOT = object(), object()  # token kinds of a shape that vary from line to line
+_SHAPE_TOKENS = 64  # longer statements are not learned
+_MAX_SHAPES = 256  # learned per program, so a program of all-different lines compiles few regexes
+_SEEN_SHAPES = 4096  # shapes remembered as seen once, so such a program does not fill memory with them
+_RECENT_SHAPES = 4  # tried at each line before the general path
+_GAP = r"[ \t\r\f\v]*+"  # the spaces _TOKEN skips
+# The same token patterns as _TOKEN's, each matched whole (possessive/atomic), so a line
+# matches a shape only if _TOKEN would cut it into exactly the shape's tokens.
+_SLOT_PATTERNS = {
+    id(_NAME_SLOT): r"([^\W\d]\w*+)",
+    id(_NUMBER_SLOT): r"((?>(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?))",
+}
+
+
+class _Shape:
+    """A learned statement shape: `a1 = sin(a0)*x + a0*y` and `a2 = sin(a1)*x + a1*y` share one.
+
+    The key is the statement's tokens with names and numbers replaced by slots (function names
+    and operators stay). From it: a regex that matches a whole line of that shape and captures
+    the slots, and the steps that rebuild its nodes, found by parsing a stand-in statement
+    (`_t = sin ( _4 ) * _7 + _9 * _11`, a fresh name per slot, `1` per number) with the general
+    parser, so the op table and the binding powers stay the only source of the rules. A step is
+    a leaf (a name or a number, in token order, resolved at replay like any name or number) or
+    an op applied to earlier steps. Token offsets in the stand-in are those of every line of
+    the shape, so the steps carry the nodes' spans too.
+    """
+
+    __slots__ = ("pattern", "tokens", "names", "steps", "made", "result", "most_nodes")
+
+    def __init__(self, key: tuple):
+        parts: list[str] = []
+        stand_in: list[str] = []
+        slot_of_token: dict[int, int] = {}
+        self.names: list[int] = []  # the slots that hold names
+        for k, kind in enumerate(key):
+            if kind is _NAME_SLOT or kind is _NUMBER_SLOT:
+                if kind is _NAME_SLOT:
+                    self.names.append(len(slot_of_token))
+                slot_of_token[k] = len(slot_of_token)
+                parts.append(_GAP + _SLOT_PATTERNS[id(kind)])
+                stand_in.append(("_t" if k == 0 else f"_{k}") if kind is _NAME_SLOT else "1")
+            else:
+                follow = r"(?!\w)" if kind.isidentifier() else r"(?!\*)" if kind == "*" else ""
+                parts.append(_GAP + re.escape(kind) + follow)
+                stand_in.append(kind)
+        parts.append(_GAP + "(?:(#[^\n]*+)\n|[\n;])")  # the end, maybe after a comment (one token more)
+        self.pattern = re.compile("".join(parts))
+        self.tokens = len(key) + 1  # and the line's end
+        model = _Parser(" ".join(stand_in)).run()  # raises if the stand-in does not parse: not a shape
+        steps = []
+        count = len(model.ops)
+        self.result = count - 1
+        if model.ops[-1] is _COPY:  # `a = b`: the copy is made by _Parser.assign at replay
+            count -= 1
+            self.result = model.inputs[-1][0]
+        for node in range(count):
+            op = model.ops[node]
+            start = model.starts[node]
+            if op is None:
+                steps.append((None, slot_of_token[start], 0, node in model.constants, start, 0))
+            elif len(model.inputs[node]) <= 2:
+                node_inputs = model.inputs[node]
+                steps.append((op, 0, node_inputs[0], node_inputs[1] if len(node_inputs) == 2 else -1,
+                              start, model.ends[node]))
+            else:
+                raise ValueError("ops of three or more inputs are left to the general path")
+        self.steps = tuple(steps)
+        self.made = [0] * len(steps)
+        self.most_nodes = len(steps) + 1  # and a copy
 
 
 def _unexpected(token: str) -> str:
