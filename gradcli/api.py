@@ -52,11 +52,9 @@ class Result:
 
 def node_named(graph: Graph, name: str) -> int:
     """The node of a variable or named intermediate; BindingError if there is none."""
-    if name in graph.variables:
-        return graph.variables[name]
-    for node, node_name in enumerate(graph.names):
-        if node_name == name:
-            return node
+    node = graph.variables.get(name, graph.intermediates.get(name))
+    if node is not None:
+        return node
     known = ", ".join(n for n in graph.names if n) or "none"
     raise BindingError(f"the program has no variable or named intermediate {name!r} (it has: {known})")
 

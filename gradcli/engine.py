@@ -84,9 +84,13 @@ def math_error(graph: Graph, node: int, arguments: list[float], value: float) ->
 
 
 def needs_gradient(graph: Graph) -> bytearray:
-    """1 for nodes that depend on some variable; partials into the others are never computed."""
+    """1 for nodes that depend on a variable or a named intermediate; partials into the others are
+    never computed. A named intermediate counts even when its value is constant (`a = 2`): the
+    user named it, so ∂f/∂a may be asked for (--wrt a)."""
     needs = bytearray(len(graph.ops))
     for node in graph.variables.values():
+        needs[node] = 1
+    for node in graph.intermediates.values():
         needs[node] = 1
     node = -1
     for node_inputs in graph.inputs:  # leaves have no inputs: a variable keeps its 1, a constant its 0
@@ -96,7 +100,8 @@ def needs_gradient(graph: Graph) -> bytearray:
             if needs[a] or needs[b]:
                 needs[node] = 1
         elif len(node_inputs) == 1:
-            needs[node] = needs[node_inputs[0]]
+            if needs[node_inputs[0]]:
+                needs[node] = 1
         else:
             for j in node_inputs:
                 if needs[j]:
@@ -161,12 +166,13 @@ def _sweep(graph: Graph, values: list, grads: list, needs: bytearray, live: byte
                     edges.append(Edge(node, 1, k, upstream, local, contribution))
         elif len(node_inputs) == 1:
             j = node_inputs[0]
-            local = partials[0](xp, out, values[j])
-            contribution = upstream * local
-            grads[j] += contribution
-            live[j] = 1
-            if record:
-                edges.append(Edge(node, 0, j, upstream, local, contribution))
+            if needs[j]:  # not so for `a = sin(2)`, live only because it is named
+                local = partials[0](xp, out, values[j])
+                contribution = upstream * local
+                grads[j] += contribution
+                live[j] = 1
+                if record:
+                    edges.append(Edge(node, 0, j, upstream, local, contribution))
         else:
             arguments = [values[j] for j in node_inputs]
             for slot, j in enumerate(node_inputs):
@@ -183,11 +189,13 @@ def diagnose(graph: Graph, values: list, grads: list, live: bytearray, xp=scalar
     """Notes for the nodes the sweep went through at a kink or with an infinite/undefined partial.
 
     A separate pass, so the sweep itself stays lean: it visits only ops with a declared kink,
-    and looks for non-finite partials only when some gradient came out non-finite.
+    and looks for non-finite partials only when some variable's gradient came out non-finite.
     """
     ops = graph.ops
     inputs = graph.inputs
-    any_nonfinite = not all(map(isfinite, grads))
+    # Only what is reported by default counts: a constant named by the user (`p = 2` in x^p at
+    # x = -3) may have an undefined gradient that no one asked for.
+    any_nonfinite = not all(isfinite(grads[node]) for node in graph.variables.values())
     if not any_nonfinite and not any(op is not None and op.kink is not None for op in set(ops)):
         return []  # nothing to look at: the common case, decided without walking the nodes
     found: list[Note] = []

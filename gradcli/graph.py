@@ -15,7 +15,8 @@ class Graph:
     """A parsed program: node i's inputs all have indices below i."""
 
     __slots__ = (
-        "source", "ops", "inputs", "names", "starts", "ends", "columns", "constants", "variables", "output", "output_name"
+        "source", "ops", "inputs", "names", "starts", "ends", "columns", "constants", "variables", "intermediates",
+        "output", "output_name",
     )
 
     def __init__(self, source: str):
@@ -28,6 +29,7 @@ class Graph:
         self.columns = None  # token -> (start, end) columns, set by the parser; None: starts/ends are columns
         self.constants: dict[int, tuple[float, str]] = {}  # node -> (value, text as typed)
         self.variables: dict[str, int] = {}  # name -> node, in order of first appearance
+        self.intermediates: dict[str, int] = {}  # name -> node of each named intermediate, in program order
         self.output = -1
         self.output_name = "f"
 

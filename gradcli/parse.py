@@ -76,31 +76,43 @@ def normalize(source: str) -> tuple[str, array | None]:
         return source, None
     table: dict[int, str] = {}
     uneven: list[str] = []  # characters whose text is not one character, or depends on the one before
+    combining = False  # a combining mark (e + U+0301, as macOS writes é) composes with the char before it
     for char in set(source):
         if not char.isascii():
             table[ord(char)] = text = _replacement(char)
-            if len(text) != 1 or char in _SUPERSCRIPTS:
+            if len(text) != 1 or char in _SUPERSCRIPTS or unicodedata.combining(char):
                 uneven.append(char)
+                combining = combining or bool(unicodedata.combining(char))
     if not uneven:
         return source.translate(table), None
     pieces: list[str] = []
     origin = array("q")
     done = 0
-    for match in re.finditer("[" + re.escape("".join(uneven)) + "]+", source):
+    run = "[" + re.escape("".join(uneven)) + "]+"
+    for match in re.finditer("(?s:.)?" + run if combining else run, source):  # with the mark's base char
         start, end = match.span()
         pieces.append(source[done:start].translate(table))
         origin.extend(range(done, start))
         in_superscript = False
-        for column in range(start, end):
+        column = start
+        while column < end:
             char = source[column]
-            if char in _SUPERSCRIPTS:
+            cluster_end = column + 1
+            while cluster_end < end and unicodedata.combining(source[cluster_end]):
+                cluster_end += 1
+            if cluster_end > column + 1:  # a letter and its marks: NFKC composes them (é), as a whole
+                text = "".join(_OPERATOR_FORMS.get(c, c)
+                               for c in unicodedata.normalize("NFKC", source[column:cluster_end]))
+                in_superscript = False
+            elif char in _SUPERSCRIPTS:
                 text = _SUPERSCRIPTS[char] if in_superscript else "^" + _SUPERSCRIPTS[char]
                 in_superscript = True
             else:
-                text = table[ord(char)]
+                text = table.get(ord(char), char)
                 in_superscript = False
             pieces.append(text)
             origin.extend([column] * len(text))
+            column = cluster_end
         done = end
     pieces.append(source[done:].translate(table))
     origin.extend(range(done, len(source) + 1))  # and the end of the source
@@ -199,6 +211,7 @@ class _Parser:
         # each use of pi is a node of its own).
         self.known: dict[str, int] = {}
         self.defined: dict[str, int] = {}  # the named intermediates alone
+        self.target: str | None = None  # the name the current statement assigns
         self.unused: tuple[int, int] | None = None  # a bare expression that is not the last statement
         self.last: tuple[int, str | None] | None = None  # the latest statement's node and name
         self.seen: set[tuple] = set()  # token kinds of the assignments seen once
@@ -239,6 +252,7 @@ class _Parser:
         graph = self.graph
         node, name = self.last
         graph.output = node
+        graph.intermediates = self.defined
         graph.output_name = name or graph.names[node] or ("f" if "f" not in graph.variables else "f_out")
         return graph
 
@@ -284,10 +298,10 @@ class _Parser:
                     "this expression's value is never used: name it (q = ...) or make it the last statement",
                     *self.unused,
                 )
-            name = None
+            name = self.target = None
             target = i
             if tokens[i + 1] == "=" and token.isidentifier():
-                name = token
+                name = self.target = token
                 self.check_assignable(name, i + base)
                 i += 2
                 if tokens[i] in (";", "\n", _END, _MORE) or tokens[i][0] == "#":
@@ -522,7 +536,7 @@ class _Parser:
             texts = match.groups()
             if not ascii and not all(texts[k].isidentifier() for k in shape.names):
                 break  # \w is wider than an identifier outside ASCII: the general path decides
-            target = texts[0]
+            target = self.target = texts[0]
             if target in defined or target in variables or target in CONSTANTS or target in FUNCTIONS:
                 self.check_assignable(target, base)  # raises
             made = shape.made  # the node of each step (a scratch list, filled anew each line)
@@ -608,6 +622,9 @@ class _Parser:
         """The node of a name seen for the first time (at global token i): a constant or a new variable."""
         if name in CONSTANTS:
             return self.graph.constant(CONSTANTS[name], name, i, i)
+        if name == self.target:
+            raise self.error_at(f"{name} is used in its own definition: it has no value yet (the program is "
+                                f"not a loop); give the new value another name ({name}1 = ...)", i)
         if name in FUNCTIONS:
             raise self.error_at(f"{name} is a function: call it as {name}(...)", i)
         node = self.known[name] = self.graph.variable(name, i, i)

@@ -31,6 +31,8 @@ def merge_common_subexpressions(graph: Graph) -> Graph:
             merged.constants[new_node] = graph.constants[node]
         elif op is None:
             merged.variables[name] = new_node
+        elif name is not None:
+            merged.intermediates[name] = new_node
         first_of.setdefault(key, new_node)
         remap.append(new_node)
     merged.output = remap[graph.output]

@@ -300,8 +300,6 @@ def test_wrt_a_named_intermediate():
     assert document["gradient"] == {"q": -4.0}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --wrt a named intermediate whose value is constant (a = 2) prints 0, "
-                                       "not ∂f/∂a = x")
 def test_wrt_a_named_intermediate_with_a_constant_value():
     document = one_json_object(cli("grad", "a = 2; f = a*x", "--at", "x=3", "--wrt", "a,x", "--json").stdout)
     assert document["gradient"] == {"a": 3.0, "x": 2.0}

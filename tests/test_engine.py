@@ -246,8 +246,6 @@ def test_gradient_of_a_named_intermediate():
     assert result.gradient_of("f") == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a named intermediate that depends on no variable (a = 2) is skipped by "
-                                       "the sweep, so gradient_of('a') / --wrt a is 0 instead of ∂f/∂a")
 @pytest.mark.parametrize("source, x, name, expected", [
     ("a = 2; f = a*x", 3.0, "a", 3.0),  # ∂(a·x)/∂a = x
     ("a = 2; b = a*x; f = b*b", 3.0, "a", 2 * (2 * 3.0) * 3.0),  # 2b·x

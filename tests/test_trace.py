@@ -334,11 +334,13 @@ def test_every_branch_total_is_the_node_gradient_and_every_gradient_the_sum_of_i
             assert math.isclose(grad, math.fsum(received[name]), rel_tol=1e-12, abs_tol=1e-12 * scale), name
     for name, value in result.gradient.items():
         assert grad_of.get(name, 0.0) == value
-    # the branch nodes are exactly the nodes that depend on a variable and fill more than one input slot
+    # the branch nodes are exactly the nodes that depend on a variable or a named intermediate (whose
+    # gradient may be asked for even when its value is constant) and fill more than one input slot
     # of the nodes the output depends on
+    named = set(graph.intermediates)
     depends = set()
     for row in trace["forward"]:
-        if row["op"] == "var" or any(name in depends for name in row["inputs"]):
+        if row["op"] == "var" or row["node"] in named or any(name in depends for name in row["inputs"]):
             depends.add(row["node"])
     live = {output}
     uses: dict[str, int] = {}
