@@ -126,5 +126,7 @@ def constant(text: str) -> float:
         name = next(iter(graph.variables))
         if name.lower() in ("nan", "inf", "infinity"):
             raise BindingError(f"{name} is not allowed: a value must be a finite number")
-        raise BindingError(f"{text!r} is not a number or a constant expression (it uses {name})")
+        if text.strip() == name:
+            raise BindingError(f"{name} is not a number (a value is a number or a constant expression such as pi/4)")
+        raise BindingError(f"{text.strip()} uses {name}: a value is a number or a constant expression such as pi/4")
     return value_at(graph, {})[0]

@@ -20,22 +20,49 @@ from .parse import MAX_SOURCE_CHARS, normalize
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
 
-EXAMPLES = """\b
-Examples:
-  gradcli grad "(x+y)*z" --at x=-2,y=5,z=-4
-  gradcli grad "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json
-  gradcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3
-  echo "x^2 + sin(x)" | gradcli grad - --at x=pi/4
-  gradcli grad "(x+y)*z" --at x=-2,y=5,z=-4 --check
-  gradcli grad "sigmoid(w0*x0 + w1*x1 + w2)" --points examples/points.csv
-  gradcli eval "log(x, 2)" --at x=8
-  gradcli trace "a = x + y; b = max(y, z); f = a * b" --at x=1,y=2,z=0
-  gradcli graph "(x+y)*z" --at x=-2,y=5,z=-4 --format dot
+def _epilog(*examples: str, can_disagree: bool = False) -> str:
+    """A command's help epilog: its examples (`grad ...` runs as `gradcli grad ...`), then its exit codes."""
+    import textwrap
 
-\b
-Exit codes: 0 ok, 1 a check disagrees, 2 bad input or usage,
-3 a math error at the point, 70 an internal error, 130 interrupted.
-"""
+    codes = ["0 ok", *(["1 a check disagrees"] if can_disagree else []), "2 bad input or usage",
+             "3 a math error at the point", "74 the output could not be written", "70 an internal error",
+             "130 interrupted."]
+    lines = "\n".join(f"  {'' if example.startswith('echo') else 'gradcli '}{example}" for example in examples)
+    return f"\b\nExamples:\n{lines}\n\n\b\n" + textwrap.fill("Exit codes: " + ", ".join(codes), 72) + "\n"
+
+
+CIRCUIT = '"(x+y)*z" --at x=-2,y=5,z=-4'
+GRAD_EXAMPLES = (
+    f"grad {CIRCUIT}",
+    'grad "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json',
+    'grad "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
+    'echo "x^2 + sin(x)" | gradcli grad - --at x=pi/4',
+    f"grad {CIRCUIT} --check",
+    f"grad {CIRCUIT} --trace",
+    'grad "sigmoid(w0*x0 + w1*x1 + w2)" --points examples/points.csv',
+)
+TRACE_EXAMPLES = (
+    f"trace {CIRCUIT}",
+    'trace "a = x + y; b = max(y, z); f = a * b" --at x=1,y=2,z=0',
+    'trace "y1 = 2*x; y2 = x^2; z = y1 + y2" --at x=3 --lang ja',
+    "trace --file examples/cs224n-branch.grad --at x=1,y=2,z=0 --json",
+)
+GRAPH_EXAMPLES = (
+    f"graph {CIRCUIT}",
+    'graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 --format dot',
+    'graph "q = x + y; f = q * z" --format mermaid',
+)
+CHECK_EXAMPLES = (
+    'check "1/(1+exp(-(w0*x0+w1*x1+w2)))" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
+    f"check {CIRCUIT} --expect x=-4,y=-4,z=3",
+    'check "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --expect-node q=4',
+)
+DIFF_EXAMPLES = (
+    'diff "(x+y)*z"',
+    'diff "sigmoid(w*x)" --wrt w --latex',
+    'diff "x^2 * sin(x)" --plain --at x=pi/4',
+)
+EVAL_EXAMPLES = ('eval "log(x, 2)" --at x=8', 'eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json')
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -58,24 +85,28 @@ class PointType(click.ParamType):
     name = "point"
 
     def convert(self, value, param, ctx):
+        """Errors are BindingErrors (exit 2), printed as one `gradcli: error: --at ...` line like any other."""
         from .api import constant
 
         if isinstance(value, list):
             return value
+        option = param.opts[0] if param is not None else "--at"
         bindings = []
         for part in _split_top_level(value):
+            if not part.strip():
+                continue  # `x=1,` or `x=1,,y=2`: a stray comma
             name, equals, text = part.partition("=")
             name = normalize(name.strip())[0]
             if not equals:
-                self.fail(f"{part.strip()!r} is not name=value (example: --at x=-2,y=5)", param, ctx)
+                raise BindingError(f"{option} {part.strip()}: not name=value (example: {option} x=-2,y=5)")
             if not _IDENTIFIER.fullmatch(name):
-                self.fail(f"{name!r} in {part.strip()!r} is not a variable name", param, ctx)
+                raise BindingError(f"{option} {part.strip()}: {name!r} is not a variable name")
             if not text.strip():
-                self.fail(f"no value after {name}=", param, ctx)
+                raise BindingError(f"{option} {part.strip()}: no value after {name}=")
             try:
                 bindings.append((name, constant(text)))
             except GradcliError as error:
-                self.fail(f"{name}={text.strip()}: not a number or a constant expression ({error.message})", param, ctx)
+                raise BindingError(f"{option} {name}={text.strip()}: {error.message}") from None
         return bindings
 
 
@@ -295,14 +326,18 @@ def _report(result, wrt_names, as_json, precision, trace=None, check=None, gradi
     return ExitStatus.OK if report is None or report.ok else ExitStatus.CHECK_FAILED
 
 
-@click.group(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    epilog=_epilog(*GRAD_EXAMPLES[:3], TRACE_EXAMPLES[0], CHECK_EXAMPLES[0], DIFF_EXAMPLES[0], GRAPH_EXAMPLES[0],
+                   EVAL_EXAMPLES[0], can_disagree=True),
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", prog_name="gradcli", message="%(prog)s %(version)s")
 @click.option("--traceback", is_flag=True, help="Show a Python traceback on errors (for debugging).")
 def cli(traceback: bool) -> None:
     """Differentiate expressions: value, gradient and step-by-step backprop."""
 
 
-@cli.command(epilog=EXAMPLES)
+@cli.command(epilog=_epilog(*GRAD_EXAMPLES, can_disagree=True))
 @program_options
 @click.option("--wrt", metavar="NAME,...", help="Only these partials (variables or named intermediates).")
 @click.option("--points", "points_path", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
@@ -364,22 +399,9 @@ def _grad_points(expression, path, cse, points, wrt, points_path, output_format,
                       warn=_warn, say=_write_stderr, quiet=quiet)
 
 
-TRACE_EXAMPLES = """\b
-Examples:
-  gradcli trace "(x+y)*z" --at x=-2,y=5,z=-4
-  gradcli trace "a = x + y; b = max(y, z); f = a * b" --at x=1,y=2,z=0
-  gradcli trace "y1 = 2*x; y2 = x^2; z = y1 + y2" --at x=3 --lang ja
-  gradcli trace --file examples/cs224n-branch.grad --at x=1,y=2,z=0 --json
-  gradcli graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3
-  gradcli graph "q = x + y; f = q * z" --format mermaid
-
-\b
-Exit codes: 0 ok, 2 bad input or usage, 3 a math error at the point,
-70 an internal error, 130 interrupted.
-"""
 
 
-@cli.command("trace", epilog=TRACE_EXAMPLES)
+@cli.command("trace", epilog=_epilog(*TRACE_EXAMPLES))
 @program_options(precision=TRACE_PRECISION)
 @trace_options
 def trace_command(expression, points, path, as_json, precision, cse, max_rows, lang):
@@ -414,7 +436,7 @@ def trace_command(expression, points, path, as_json, precision, cse, max_rows, l
     return ExitStatus.OK
 
 
-@cli.command("graph", epilog=TRACE_EXAMPLES)
+@cli.command("graph", epilog=_epilog(*GRAPH_EXAMPLES))
 @program_options(precision=TRACE_PRECISION, json_option=False)
 @click.option("--format", "output_format", type=click.Choice(["tree", "dot", "mermaid"]), default="tree",
               show_default=True, help="A Rich tree, Graphviz DOT or Mermaid flowchart text.")
@@ -442,7 +464,7 @@ def graph_command(expression, points, path, precision, cse, output_format):
     return ExitStatus.OK
 
 
-@cli.command("eval", epilog=EXAMPLES)
+@cli.command("eval", epilog=_epilog(*EVAL_EXAMPLES))
 @program_options
 def eval_command(expression, points, path, as_json, precision, cse):
     """The value of EXPR at a point."""
@@ -465,20 +487,9 @@ def eval_command(expression, points, path, as_json, precision, cse):
     return ExitStatus.OK
 
 
-CHECK_EXAMPLES = """\b
-Examples:
-  gradcli check "1/(1+exp(-(w0*x0+w1*x1+w2)))" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3
-  gradcli check "(x+y)*z" --at x=-2,y=5,z=-4 --expect x=-4,y=-4,z=3
-  gradcli check "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --expect-node q=4
-  gradcli diff "(x+y)*z" --wrt z --latex
-
-\b
-Exit codes: 0 ok, 1 a check disagrees, 2 bad input or usage,
-3 a math error at the point, 70 an internal error, 130 interrupted.
-"""
 
 
-@cli.command(epilog=CHECK_EXAMPLES)
+@cli.command(epilog=_epilog(*CHECK_EXAMPLES, can_disagree=True))
 @program_options
 @check_options
 @click.option("--expect", "expect", multiple=True, type=ExpectType(), metavar="NAME=VALUE,...",
@@ -501,7 +512,7 @@ def check(expression, points, path, as_json, precision, cse, rtol, atol, check_t
     return _report(result, None, as_json, precision, check=check, gradient=False)
 
 
-@cli.command(epilog=CHECK_EXAMPLES)
+@cli.command(epilog=_epilog(*DIFF_EXAMPLES))
 @program_options
 @click.option("--wrt", metavar="NAME,...", help="Only these partials (variables or named intermediates).")
 @click.option("--latex", is_flag=True, help="LaTeX formulas.")
@@ -600,17 +611,27 @@ def main(argv: list[str] | None = None) -> int:
         return done.exit_code
     except click.ClickException as error:
         if isinstance(error, click.NoSuchOption) and _takes_a_program(error.ctx) and error.option_name[1] != "-":
-            error.message += f" A program that starts with '-' goes after '--': gradcli {error.ctx.info_name} -- '-x^2'"
+            error.message += (f" A program that starts with '-' goes last, after '--', with the options before it: "
+                              f"gradcli {error.ctx.info_name} --at x=3 -- '-x^2'")
         error.show()
         return ExitStatus.BAD_INPUT if error.exit_code == 2 else error.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
         _write_stderr("gradcli: interrupted")
         return ExitStatus.INTERRUPTED
-    except BrokenPipeError:
-        # The reader (e.g. `head -1`) has gone: stop quietly, and keep Python from complaining at exit.
+    except (BrokenPipeError, SystemExit) as stop:
+        # The reader (e.g. `head -1`) has gone. Click (on EPIPE) and Rich (Console.on_broken_pipe)
+        # answer that with SystemExit(1), nothing else here raises SystemExit, and 1 means "a
+        # check disagrees": stop quietly with 0 instead, and keep Python from complaining at exit.
+        if isinstance(stop, SystemExit) and stop.code != 1:
+            raise
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitStatus.OK
+    except OSError as error:  # not a bug of ours: the system could not take the output (ENOSPC, EIO)
+        _write_stderr(f"gradcli: error: cannot write the output: {error.strerror or error}")
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit's flush of what is left does not fail again
+        return ExitStatus.IO_ERROR
     except MemoryError as error:  # the limits keep the largest inputs to a few gigabytes; a smaller machine ends here
         error.__traceback__ = None  # let go of the frames, and of the memory they hold, before writing
         _write_stderr("gradcli: error: out of memory: the input is too large for this machine")

@@ -13,6 +13,7 @@ class ExitStatus(IntEnum):
     BAD_INPUT = 2
     MATH_ERROR = 3
     INTERNAL = 70
+    IO_ERROR = 74  # the output could not be written (a full disk), as sysexits' EX_IOERR
     INTERRUPTED = 130
 
 

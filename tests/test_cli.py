@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shlex
 import subprocess
@@ -71,7 +72,7 @@ def test_exit_1_when_an_expected_value_is_wrong():
     (["grad", "x y", "--at", "x=1,y=2"], "missing operator"),  # parse
     (["grad", "x*y", "--at", "x=1"], "no value for y"),  # binding
     (["grad", "x*pi", "--at", "x=1,pi=3"], "pi is a constant"),  # binding
-    (["grad", "x", "--at", "x=abc"], "not a number or a constant expression"),  # binding
+    (["grad", "x", "--at", "x=abc"], "--at x=abc: abc is not a number"),  # binding
     (["grad", "x", "--at", "x=1", "--wrt", "nope"], "'nope'"),  # binding
     (["eval", "x y", "--at", "x=1,y=2"], "missing operator"),
 ], ids=lambda value: value if isinstance(value, str) else " ".join(value)[:40])
@@ -419,19 +420,25 @@ def test_version():
     assert run.stdout == f"gradcli {version}\n"
 
 
-@pytest.mark.parametrize("command", [[], ["grad"], ["eval"]], ids=["gradcli", "grad", "eval"])
-def test_help_has_examples_and_exit_codes(command):
+COMMANDS = ["grad", "eval", "trace", "check", "diff", "graph"]
+DOCUMENTED_EXIT_CODES = {"0", "1", "2", "3", "70", "74", "130"}
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)], ids=["gradcli", *COMMANDS])
+def test_help_has_examples_of_the_command_and_its_exit_codes(command):
     run = cli(*command, "--help")
     assert run.code == 0
-    assert "Examples:" in run.stdout
-    assert 'gradcli grad "(x+y)*z" --at x=-2,y=5,z=-4' in run.stdout
-    assert "Exit codes:" in run.stdout
+    examples = help_examples(*command)
+    assert examples and all(f"gradcli {command[0]} " in example for example in examples) if command else examples
+    codes = " ".join(run.stdout.split("Exit codes:")[1].split())
+    listed = set(re.findall(r"(\d+) [a-z]", codes))
+    assert listed <= DOCUMENTED_EXIT_CODES and {"0", "2", "70"} <= listed
+    assert ("1" in listed) == (not command or command[0] in ("grad", "check"))  # only a check can disagree
 
 
-def help_examples() -> list[str]:
-    lines = run_cli("--help").stdout.splitlines()
-    start = lines.index("  Examples:") if "  Examples:" in lines else next(
-        k for k, line in enumerate(lines) if line.strip() == "Examples:")
+def help_examples(*command: str) -> list[str]:
+    lines = run_cli(*command, "--help").stdout.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.strip() == "Examples:")
     examples = []
     for line in lines[start + 1:]:
         if not line.strip():
@@ -440,7 +447,7 @@ def help_examples() -> list[str]:
     return examples
 
 
-@pytest.mark.parametrize("example", help_examples())
+@pytest.mark.parametrize("example", sorted({e for c in [(), *((c,) for c in COMMANDS)] for e in help_examples(*c)}))
 def test_every_example_in_the_help_runs(example, monkeypatch):
     monkeypatch.chdir(REPO)  # examples may name files under examples/
     stdin = None
@@ -450,7 +457,8 @@ def test_every_example_in_the_help_runs(example, monkeypatch):
     words = shlex.split(example)
     assert words[0] == "gradcli"
     run = cli(*words[1:], input=stdin)
-    assert run.code == 0, (example, run.stderr)
+    wrong_on_purpose = "q=4" in example  # shows how a wrong hand derivation is explained: exit 1
+    assert run.code == (1 if wrong_on_purpose else 0), (example, run.stderr)
     assert run.stdout.strip()
 
 
@@ -590,3 +598,33 @@ def test_the_import_witness_can_see_heavy_modules():
     code, loaded, _ = loaded_heavy_modules("grad", CIRCUIT, "--at", CIRCUIT_AT)
     assert code in (0, None)
     assert "rich" in loaded
+
+
+# ----- the output side: a reader that leaves early, a disk that is full -----
+
+
+@pytest.mark.parametrize("args", [
+    ["check", CIRCUIT, "--at", CIRCUIT_AT],  # its first table is printed before SymPy has finished
+    ["trace", CIRCUIT, "--at", CIRCUIT_AT],
+    ["graph", CIRCUIT, "--format", "dot"],
+], ids=["check", "trace", "graph"])
+def test_a_reader_that_leaves_at_once_is_no_check_failure(args):
+    """`gradcli check ... | true`: every write meets a closed pipe; click and Rich would say exit 1."""
+    command = " ".join(shlex.quote(word) for word in [sys.executable, "-m", "gradcli", *args])
+    done = subprocess.run(["bash", "-c", f"{command} | true; echo ${{PIPESTATUS[0]}}"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.stdout.strip() == "0", done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_an_io_error_not_a_bug():
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "gradcli", "grad", CIRCUIT, "--at", CIRCUIT_AT], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 74
+    assert done.stderr == "gradcli: error: cannot write the output: No space left on device\n"
+
+
+def test_a_stray_comma_in_at_is_ignored():
+    assert cli("grad", CIRCUIT, "--at", CIRCUIT_AT + ",", "--json").json()["gradient"] == {"x": -4.0, "y": -4.0, "z": 3.0}
