@@ -208,5 +208,5 @@ def diagnose(graph: Graph, values: list, grads: list, live: bytearray, xp=scalar
         elif any_nonfinite and not all(
             isfinite(op.local(xp, slot, values[node], arguments)) for slot in range(len(arguments))
         ):
-            found.append(Note(node, "nonfinite", f"a local partial of {op.symbol} is infinite or undefined here"))
+            found.append(Note(node, "nonfinite", f"a local partial of {op.symbol} is infinite or undefined here (or too large for a double)"))
     return found

@@ -53,15 +53,16 @@ JAPANESE = {
     "contributions": "件の寄与",
     "variables": "個の変数",
     "{op} is not differentiable here; convention: {convention}": "{op} はこの点で微分できない。規約: {convention}",
-    "a local partial of {op} is infinite or undefined here": "{op} の局所的な微分がこの点で無限大か未定義",
+    "a local partial of {op} is infinite or undefined here (or too large for a double)":
+        "{op} の局所的な微分がこの点で無限大か未定義（または倍精度で表せないほど大きい）",
     # ----- the op table's gate patterns (ops.Op.gate) -----
     "add gate: distributes the gradient unchanged to every input": "加算ノード: 上流の勾配をそのまま各入力へ流す",
     "mul gate: swaps the inputs, each gets upstream × the other":
         "乗算ノード: 入力をひっくり返して流す（各入力に 上流 × もう一方の入力）",
     "max gate: routes the gradient to the largest input": "max ノード: 最大の入力にだけ勾配を流す",
     "min gate: routes the gradient to the smallest input": "min ノード: 最小の入力にだけ勾配を流す",
-    "relu gate: passes the gradient where a > 0, blocks it elsewhere":
-        "ReLU ノード: a > 0 なら勾配をそのまま流し、それ以外では止める",
+    "relu gate: passes the gradient where its input is positive, blocks it elsewhere":
+        "ReLU ノード: 入力が正なら勾配をそのまま流し、それ以外では止める",
     # ----- the op table's kink conventions (ops.Kink.convention) -----
     "tie: the gradient is split evenly among the tied inputs (½ each for two)":
         "同点: 勾配を同点の入力で等分する（2 つなら ½ ずつ）",

@@ -275,7 +275,7 @@ OPERATIONS = (
        domain=_log_domain),
     Op("sqrt", 1, (Call(("sqrt",)),),
        forward=lambda xp, a: xp.sqrt(a),
-       partials=(lambda xp, out, a: xp.divide(0.5, out),),
+       partials=(lambda xp, out, a: xp.divide(0.5, xp.abs(out)),),  # sqrt(-0.0) is -0.0: still +inf
        show=("1/(2·sqrt(a))",),
        sympy=lambda sp, a: sp.sqrt(a),
        domain=lambda a: f"square root of a negative number ({fmt(a)})" if a < 0 else None,
@@ -347,7 +347,7 @@ OPERATIONS = (
        show=("1 if a > 0 else 0",),
        sympy=lambda sp, a: sp.Max(a, 0),
        kink=Kink(lambda a: a == 0, "relu'(0) = 0 (as PyTorch and micrograd)"),
-       gate="relu gate: passes the gradient where a > 0, blocks it elsewhere"),
+       gate="relu gate: passes the gradient where its input is positive, blocks it elsewhere"),
     Op("softplus", 1, (Call(("softplus",)),),
        forward=_softplus,
        partials=(lambda xp, out, a: _sigmoid(xp, a),),

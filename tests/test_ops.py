@@ -290,3 +290,12 @@ def test_the_kink_predicates_are_false_away_from_the_kinks():
             continue
         for point in POINTS[op.name]:
             assert not op.kink.at(*point), (op.name, point)
+
+
+@pytest.mark.parametrize("source, at, expected", [
+    ("sqrt(x)", -0.0, math.inf),  # sqrt(-0.0) is -0.0; the convention is still +inf
+    ("sqrt(-x)", 0.0, -math.inf),  # the chain rule: +inf × -1
+    ("sqrt(-x)", -0.0, -math.inf),
+])
+def test_the_sqrt_convention_holds_at_negative_zero(source, at, expected):
+    assert gradcli.grad(source, x=at).gradient["x"] == expected
