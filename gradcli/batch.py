@@ -107,7 +107,7 @@ def _nonfinite_inputs(plan: Plan, columns: Mapping[str, object]) -> dict[int, st
             continue
         finite = np.isfinite(column)
         for row in np.flatnonzero(~finite).tolist():
-            errors.setdefault(row, f"the value of {name} must be finite, not {float(column[row])}")
+            errors.setdefault(row, f"the value of {name} must be finite, not {float(column[row])}")  # as bind() says
     return errors
 
 
@@ -346,7 +346,7 @@ def _records(reader, source_name: str) -> Iterator[list[str]]:
 
 def _csv_row_problem(record: list[str], width: int, index: list[int], columns: tuple[str, ...]) -> str:
     if len(record) != width:
-        return f"the row has {len(record)} fields; the header has {width}"
+        return f"the row has {len(record)} field{'' if len(record) == 1 else 's'}; the header has {width}"
     for k, name in zip(index, columns):
         text = record[k].strip()
         if not text:
@@ -413,7 +413,7 @@ class JsonLinesPoints:
             if key is None or given is None:
                 problem = f"no value for {name}"
             elif isinstance(given, bool) or not isinstance(given, (int, float)):
-                problem = f"the value of {name} must be a number, not {given!r}"
+                problem = f"the value of {name} must be a number, not {json.dumps(given)}"  # as the line has it
             else:
                 try:
                     values.append(float(given))

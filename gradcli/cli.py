@@ -153,7 +153,10 @@ def _read_program(expression: str | None, path: str | None) -> str:
 def _names(text: str | None) -> list[str] | None:
     if text is None:
         return None
-    return [normalize(name.strip())[0] for name in text.split(",") if name.strip()]
+    names = list(dict.fromkeys(normalize(name.strip())[0] for name in text.split(",") if name.strip()))  # once each
+    if not names:
+        raise BindingError("--wrt: no names given (example: --wrt x,q)")
+    return names
 
 
 def _warn(message: str) -> None:

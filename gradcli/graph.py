@@ -69,14 +69,6 @@ class Graph:
     def is_variable(self, node: int) -> bool:
         return self.ops[node] is None and node not in self.constants
 
-    def consumer_counts(self) -> list[int]:
-        """How many input slots read each node (x*x counts x twice)."""
-        counts = [0] * len(self.ops)
-        for node_inputs in self.inputs:
-            for j in node_inputs:
-                counts[j] += 1
-        return counts
-
     def labels(self) -> list[str]:
         """A short stable name per node: its own name, a constant's text, the output's name (`f`,
         as the course notes call it), or t1, t2, ... ."""

@@ -269,7 +269,7 @@ def test_malformed_csv_rows_error_alone_and_exit_2(cli):
     assert [row["error"] for row in rows] == [
         "",
         "the value of x must be a number, not 'abc'",
-        "the row has 1 fields; the header has 2",
+        "the row has 1 field; the header has 2",
         "no value for x",
         "the row has 3 fields; the header has 2",
         "the value of x must be finite, not inf",
@@ -288,10 +288,10 @@ def test_malformed_json_lines_error_alone_and_exit_2(cli):
     assert [row["error"] for row in rows] == [
         None,
         'a line must be a JSON object such as {"x": 1.5}',
-        "the value of x must be a number, not '3'",
+        'the value of x must be a number, not "3"',
         "no value for x",
         "not valid JSON (Expecting value)",
-        "the value of x must be a number, not True",
+        "the value of x must be a number, not true",
         None,
     ]
     assert rows[0]["f"] == 2.0 and rows[-1]["f"] == 4.0

@@ -628,3 +628,14 @@ def test_a_full_disk_is_an_io_error_not_a_bug():
 
 def test_a_stray_comma_in_at_is_ignored():
     assert cli("grad", CIRCUIT, "--at", CIRCUIT_AT + ",", "--json").json()["gradient"] == {"x": -4.0, "y": -4.0, "z": 3.0}
+
+
+def test_a_constant_program_says_it_has_no_gradient_instead_of_an_empty_table():
+    run = cli("grad", "1+2")
+    assert run.code == 0 and run.stdout.splitlines() == ["f = 3", "no variables: the value is a constant, and there "
+                                                         "is no gradient"]
+
+
+def test_wrt_names_each_partial_once():
+    run = cli("grad", "x*y", "--at", "x=2,y=3", "--wrt", "y,x,y", "--json")
+    assert list(run.json()["gradient"].items()) == [("y", 2.0), ("x", 3.0)]

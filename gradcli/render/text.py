@@ -16,6 +16,8 @@ def gradient_table(result: Result, wrt: list[str] | None = None, precision: int 
     out = result.output
     names = wrt if wrt is not None else list(result.graph.variables)
     value_line = Text.assemble((out, "bold"), " = ", (fmt(result.value, precision), "bold cyan"))
+    if not names:
+        return Group(value_line, Text("no variables: the value is a constant, and there is no gradient", style="dim"))
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("variable", no_wrap=True)
     table.add_column("value", justify="right")
