@@ -520,8 +520,8 @@ def check(expression, points, path, as_json, precision, cse, rtol, atol, check_t
 @click.option("--wrt", metavar="NAME,...", help="Only these partials (variables or named intermediates).")
 @click.option("--latex", is_flag=True, help="LaTeX formulas.")
 @click.option("--plain", is_flag=True, help="One plain line per partial, `df/dx = ...`, for scripts.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Time limit for SymPy [default: 5].")
+@click.option("--timeout", "--check-timeout", "timeout", type=click.FloatRange(min=0, min_open=True),
+              metavar="SECONDS", help="Time limit for SymPy [default: 5]; past it, exit 2.")
 def diff(expression, points, path, as_json, precision, cse, wrt, latex, plain, timeout):
     """Each partial derivative of EXPR as a simplified formula (SymPy); with --at also its value."""
     from .check import symbolic_derivatives
