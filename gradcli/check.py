@@ -28,7 +28,10 @@ from .api import Result, differentiate, node_named
 from .engine import Edge, Note
 from .errors import BindingError, LimitError
 from .graph import Graph
-from .witness import DEFAULT_TIMEOUT, SymbolicProcess, SymbolicRun, finite_differences, job_for, whole_guard
+from .numbers import fmt
+from .witness import (
+    DEFAULT_TIMEOUT, SymbolicProcess, SymbolicRun, finite_differences, job_for, one_sided_derivatives, whole_guard,
+)
 
 SYMPY_RTOL, SYMPY_ATOL = 1e-8, 1e-10
 FD_RTOL, FD_ATOL = 1e-5, 1e-7
@@ -75,8 +78,8 @@ class VariableCheck:
     sympy: float | None  # None: SymPy gave no finite real value, or did not run
     fd: float | None  # the central difference, None where f is undefined near the point
     verdict: str
-    left: float | None = None  # one-sided derivatives, given when they matter (kinks)
-    right: float | None = None
+    left: float | None = None  # one-sided derivatives, given when they matter (kinks): a number,
+    right: float | None = None  # ±inf where the difference quotients diverge, None where undefined
     detail: str | None = None
 
 
@@ -142,8 +145,11 @@ def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeou
             not_started = "SymPy is not installed"
         except OSError as error:
             not_started = f"could not start the SymPy process ({error.strerror or error})"
+    noted = _notes_by_variable(graph, notes)
     try:  # finite differences meanwhile, in this process
         estimates = finite_differences(graph, result.at, result.value) if graph.variables else {}
+        one_sided = one_sided_derivatives(graph, result.at, result.value,
+                                          {name: estimates[name] for name in noted if name in estimates})
     except BaseException:
         if process:
             process.stop()
@@ -156,10 +162,9 @@ def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeou
     sympy_gradient = _symbolic_gradient(graph, edges, local, phases.get("whole"), report, guard, failures, run)
     if local is not None:
         _compare_locals(graph, values, edges, local, tolerances, report)
-    noted = _notes_by_variable(graph, notes)
     for name, node in graph.variables.items():
         report.variables.append(_verdict(name, grads[node], sympy_gradient.get(name), estimates.get(name),
-                                         noted.get(name), tolerances))
+                                         noted.get(name), tolerances, one_sided.get(name)))
     if expectations:
         compare_expectations(graph, grads, edges, expectations, tolerances, report)
     return report
@@ -203,22 +208,32 @@ def _compare_locals(graph: Graph, values: list, edges: list[Edge], local: list, 
 
 def _notes_by_variable(graph: Graph, notes: list[Note]) -> dict[str, Note]:
     """For each variable upstream of a noted node (kink, infinite partial), the nearest such note."""
-    mark = [-1] * len(graph.ops)
+    mark = _note_marks(graph, notes)
+    return {name: notes[mark[node]] for name, node in graph.variables.items() if mark[node] >= 0}
+
+
+def _note_marks(graph: Graph, notes: list[Note]) -> list[int]:
+    """For each node, the index in `notes` of the nearest noted node it feeds, or -1.
+
+    A noted node is not marked by its own note: ∂f/∂q of q = relu(x) does not pass through relu.
+    """
+    own = [-1] * len(graph.ops)
     for k, note in enumerate(notes):
-        if mark[note.node] < 0:
-            mark[note.node] = k
+        if own[note.node] < 0:
+            own[note.node] = k
+    mark = [-1] * len(graph.ops)
     inputs = graph.inputs
     for node in range(len(mark) - 1, -1, -1):  # consumers come after their inputs: one reverse loop
-        k = mark[node]
+        k = own[node] if own[node] >= 0 else mark[node]
         if k >= 0:
             for j in inputs[node]:
                 if mark[j] < 0:
                     mark[j] = k
-    return {name: notes[mark[node]] for name, node in graph.variables.items() if mark[node] >= 0}
+    return mark
 
 
 def _verdict(name: str, ad: float, sympy: float | None, estimate, note: Note | None,
-             tolerances: Tolerances) -> VariableCheck:
+             tolerances: Tolerances, one_sided: tuple[float, float] | None = None) -> VariableCheck:
     fd = estimate.central if estimate is not None and math.isfinite(estimate.central) else None
     check = VariableCheck(name, ad, sympy, fd, OK)
     rtol, atol = tolerances.fd_rtol, tolerances.fd_atol
@@ -226,8 +241,8 @@ def _verdict(name: str, ad: float, sympy: float | None, estimate, note: Note | N
     fd_slack = 0.0 if estimate is None else 2 * estimate.error + estimate.noise
     fd_agrees = fd is None or kinked or close(ad, fd, rtol, atol, fd_slack)
     if note is not None:  # an op is at a kink or has an infinite partial upstream of x
-        if estimate is not None:
-            check.left, check.right = _finite_or_none(estimate.left), _finite_or_none(estimate.right)
+        if one_sided is not None:
+            check.left, check.right = (None if math.isnan(d) else d for d in one_sided)
         if math.isnan(ad) and check.left is None and check.right is None:
             check.verdict, check.detail = UNDEFINED, note.message
         elif kinked or not math.isfinite(ad):
@@ -244,10 +259,6 @@ def _verdict(name: str, ad: float, sympy: float | None, estimate, note: Note | N
     elif kinked:
         check.detail = "finite differences not used: f is not smooth or not defined within 2h of the point"
     return check
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 # ----- the user's own numbers -----
@@ -344,4 +355,43 @@ def symbolic_derivatives(graph: Graph, wrt: list[str] | None = None, at: dict | 
     diff = DiffResult(graph, [found[name] for name in names], result)
     if not all(d.simplified for d in diff.derivatives):
         diff.notes.append(f"shown as SymPy derived it, not simplified: simplification {failure}")
+    if result is not None:
+        diff.notes += kink_warnings(result, diff.derivatives, nodes)
     return diff
+
+
+def kink_warnings(result: Result, derivatives: list[Derivative], nodes: dict[str, int]) -> list[str]:
+    """At a kink, why `diff --at` and `grad` may give different numbers for the same partial.
+
+    SymPy's formula has its own value there (Heaviside(0) = 1/2 for relu), `grad` follows the op
+    table's convention (relu'(0) = 0): neither is a derivative, and a learner comparing the two
+    commands must be told so rather than left with a contradiction.
+    """
+    graph = result.graph
+    kinks = [note for note in result.notes if note.kind == "kink"]
+    if not kinks:
+        return []
+    mark = _note_marks(graph, kinks)
+    labels = graph.labels()
+    out = result.output
+    variables = [d.name for d in derivatives if d.name in graph.variables and mark[nodes[d.name]] >= 0]
+    estimates = finite_differences(graph, result.at, result.value) if variables else {}
+    warnings = []
+    for d in derivatives:
+        k = mark[nodes[d.name]]
+        if k < 0:
+            continue
+        node = kinks[k].node
+        op = graph.ops[node]
+        where = f"{op.symbol} is not differentiable at {labels[node]} = {graph.formula(node, labels)}"
+        estimate = estimates.get(d.name)
+        if estimate is None:  # an intermediate: no finite differences in it to tell
+            head = f"{where}, so {out} may not be differentiable in {d.name} here"
+        elif estimate.one_sided_differ(FD_RTOL, FD_ATOL):
+            head = f"{out} is not differentiable in {d.name} here: {where}"
+        else:
+            head = f"{where} (though {out} itself looks differentiable in {d.name} here)"
+        sympy = "no finite real value" if d.value is None else fmt(d.value)
+        warnings.append(f"∂{out}/∂{d.name}: {head}; SymPy's formula gives {sympy}, while `gradcli grad` gives "
+                        f"{fmt(result.grads[nodes[d.name]])} (convention: {op.kink.convention})")
+    return warnings

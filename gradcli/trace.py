@@ -7,13 +7,15 @@ object below) only read it, so the screen and the JSON always tell the same stor
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import NamedTuple
 
 from .api import Result
 from .engine import Edge, Note
 from .graph import Graph
 from .numbers import json_number
-from .ops import CONSTANT, VARIABLE
+from .ops import CONSTANT, VARIABLE, Op
 
 
 class BackwardRow(NamedTuple):
@@ -69,6 +71,82 @@ class Trace:
         if self.graph.ops[node] is None:
             return self.labels[node]
         return self.graph.formula(node, self.labels)
+
+
+_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_])[ab](?![A-Za-z0-9_])")  # not the b of `abs`; `b²` is b
+
+
+def local_formula(op: Op, slot: int, operands: list[str], shown: str | None = None) -> str:
+    """The op table's formula of ∂out/∂input `slot` in the program's names: `z (the other input)`, not `b (...)`.
+
+    a and b are the first and second inputs; for max and min, a is the input in question.
+    `shown` is the formula already translated (--lang), else the table's own.
+    """
+    if shown is None:
+        shown = op.shown(slot)
+    names = {"a": operands[slot]} if op.arity is None else dict(zip("ab", operands))
+    return _PLACEHOLDER.sub(lambda match: names.get(match.group(0), match.group(0)), shown)
+
+
+def edge_formula(graph: Graph, labels: list[str], consumer: int, slot: int) -> str:
+    """local_formula of one edge of the graph, by the labels traces print."""
+    return local_formula(graph.ops[consumer], slot, [labels[j] for j in graph.inputs[consumer]])
+
+
+_STATEMENT_PIECES = re.compile(r"#[^\n]*|[();\n]|[^#();\n]+")
+_SPACES = re.compile(r"\s+")
+
+
+def program_title(source: str, limit: int) -> str:
+    """The program as typed, on one line for a title: comments dropped, statements joined by `; `.
+
+    The learner's own text reads better than Graph.program()'s fully parenthesised canon. A newline
+    inside parentheses continues a statement, as in the parser. Stops past `limit` characters
+    (the caller cuts there), so a huge program costs no more than a short one.
+    """
+    kinds = {"#": "#", "(": "(", ")": ")", ";": ";", "\n": "\n"}
+    pieces = _STATEMENT_PIECES
+    if not source.isascii():  # a full-width ＃ or （ counts as the parser sees it, after NFKC (and is kept as typed)
+        for c in set(source):
+            if not c.isascii() and unicodedata.normalize("NFKC", c) in ("#", "(", ")", ";"):
+                kinds[c] = unicodedata.normalize("NFKC", c)
+        special = re.escape("".join(c for c in kinds if c != "\n"))
+        comment = re.escape("".join(c for c, kind in kinds.items() if kind == "#"))
+        pieces = re.compile(f"[{comment}][^\\n]*|[{special}\\n]|[^{special}\\n]+")
+    statements: list[str] = []
+    current = ""  # the statement so far, runs of white space made one space
+    depth = 0
+    length = 0  # of the statements kept
+    for match in pieces.finditer(source):
+        piece = match.group(0)
+        kind = kinds.get(piece[0])
+        if kind == "#":
+            continue
+        if kind == ";" or (kind == "\n" and depth == 0):
+            current = current.strip()
+            if current:
+                statements.append(current)
+                length += len(current) + 2
+            current = ""
+            if length > limit:
+                break
+            continue
+        if kind == "(":
+            depth += 1
+        elif kind == ")":
+            depth = max(0, depth - 1)
+        piece = _SPACES.sub(" ", piece)
+        if piece.startswith(" ") and (not current or current.endswith(" ")):
+            piece = piece[1:]
+        current += piece
+        if length + len(current) > limit:
+            statements.append(current.strip())
+            break
+    else:
+        if current.strip():
+            statements.append(current.strip())
+    title = "; ".join(statements)
+    return "".join(c if c.isprintable() else " " for c in title)
 
 
 def build_trace(result: Result) -> Trace:

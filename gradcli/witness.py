@@ -386,11 +386,6 @@ class SymbolicProcess:
         self.receiver.close()
 
 
-def run_symbolic(job: SymbolicJob, timeout: float) -> SymbolicRun:
-    """Run the symbolic work under a time limit and wait for it."""
-    return SymbolicProcess(job, timeout).collect()
-
-
 # ----- finite differences (in this process; plain floats through engine.forward) -----
 
 
@@ -443,6 +438,54 @@ def finite_differences(graph: Graph, point: dict[str, float], value: float) -> d
             noise=4 * _EPS * magnitude / h,
         )
     return estimates
+
+
+_SHRINK = (16.0, 256.0)  # the one-sided differences are taken again at h/16 and h/256
+_GROWTH = 1.25  # a difference that grows by more than this at each shrink diverges (h^-0.08 or faster)
+
+
+def one_sided_derivatives(graph: Graph, point: dict[str, float], value: float,
+                          estimates: dict[str, FiniteDifference]) -> dict[str, tuple[float, float]]:
+    """(left, right) derivative of f in each variable of `estimates`: a number, ±inf or nan (undefined).
+
+    One step gives a finite quotient even where the derivative is infinite (1/√h at sqrt's 0,
+    1/h at a jump): a step-size artefact. So the quotient is taken again at h/16 and h/256; if it
+    keeps growing with one sign, far above rounding noise, it is ±inf. Asked for at kinks only.
+    """
+    shifted = []
+    steps = []
+    for name in estimates:
+        x = point[name]
+        h = (x + _STEP * max(1.0, abs(x))) - x
+        for shrink in _SHRINK:
+            small = (x + h / shrink) - x  # exact, as x + small is
+            steps.append(small)
+            shifted.extend([(name, x + small), (name, x + 2 * small), (name, x - small), (name, x - 2 * small)])
+    outputs = _outputs_at(graph, point, shifted) if shifted else []
+    limits = {}
+    for k, (name, estimate) in enumerate(estimates.items()):
+        rights, lefts, noises = [estimate.right], [estimate.left], [estimate.noise]
+        for j in range(len(_SHRINK)):
+            small = steps[k * len(_SHRINK) + j]
+            plus, plus2, minus, minus2 = outputs[4 * (k * len(_SHRINK) + j): 4 * (k * len(_SHRINK) + j) + 4]
+            rights.append((-3 * value + 4 * plus - plus2) / (2 * small))
+            lefts.append((3 * value - 4 * minus + minus2) / (2 * small))
+            finite = [abs(v) for v in (value, plus, plus2, minus, minus2) if math.isfinite(v)]
+            noises.append(4 * _EPS * max(finite) / small)
+        limits[name] = (_limit(lefts, noises), _limit(rights, noises))
+    return limits
+
+
+def _limit(differences: list[float], noises: list[float]) -> float:
+    """The first difference, or ±inf when the differences at shrinking steps keep growing."""
+    first = differences[0]
+    if not all(math.isfinite(d) for d in differences):
+        return first
+    grows = all(d != 0 and math.copysign(1.0, d) == math.copysign(1.0, first) for d in differences) and all(
+        abs(later) > _GROWTH * abs(earlier) for earlier, later in zip(differences, differences[1:]))
+    if grows and abs(differences[-1]) > 100 * noises[-1] + 1.0:
+        return math.copysign(math.inf, first)
+    return first
 
 
 def _outputs_at(graph: Graph, point: dict[str, float], shifted: list[tuple[str, float]]) -> list[float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import re
 import subprocess
 import sys
 import time
@@ -163,6 +164,9 @@ def test_a_wrong_partial_in_the_op_table_fails_the_check(monkeypatch, factor, ca
     assert (fd_gap > 1e-3) == caught_by_fd  # the subtle error hides from finite differences, not from SymPy
     [mismatch] = check["locals"]["mismatches"]
     assert mismatch["formula"] == "sin(x)" and close(mismatch["sympy"], math.cos(0.7), 1e-12)
+    assert mismatch["partial"] == "cos(x)"  # the input's name, not the op table's placeholder a
+    human = run_cli("check", "sin(x)*y", "--at", "x=0.7,y=2")
+    assert "∂t1/∂x = cos(x)" in human.stdout and "cos(a)" not in human.stdout
 
 
 def test_a_wrong_partial_is_caught_in_local_mode(monkeypatch):
@@ -217,7 +221,46 @@ def test_sqrt_at_zero_has_only_a_right_derivative():
     assert run.code == ExitStatus.OK
     entry = document["check"]["variables"]["x"]
     assert entry["verdict"] == NOT_DIFFERENTIABLE and entry["ad"] == "inf"
-    assert entry["one_sided"]["left"] is None and entry["one_sided"]["right"] > 100  # growing like 1/√h
+    assert entry["one_sided"] == {"left": None, "right": "inf"}  # √h/h = 1/√h grows without bound
+    human = run_cli("check", "sqrt(x)", "--at", "x=0").stdout
+    assert "left undefined, right +inf (unbounded)" in human
+
+
+# Textbook one-sided derivatives, finite or not: (program, point, variable, left, right).
+# None is undefined (f has no real values on that side); ±inf an unbounded difference quotient.
+ONE_SIDED = [
+    ("relu(x)", {"x": 0.0}, "x", 0.0, 1.0),
+    ("abs(x)", {"x": 0.0}, "x", -1.0, 1.0),
+    ("max(x, y)", {"x": 1.0, "y": 1.0}, "x", 0.0, 1.0),
+    ("max(x, y)", {"x": 1.0, "y": 1.0}, "y", 0.0, 1.0),
+    ("sqrt(x)", {"x": 0.0}, "x", None, math.inf),
+    ("sqrt(abs(x))", {"x": 0.0}, "x", -math.inf, math.inf),
+    ("-sqrt(x)*y", {"x": 0.0, "y": 2.0}, "x", None, -math.inf),
+    ("x^y", {"x": 0.0, "y": 0.0}, "y", None, -math.inf),  # 0^0 = 1 jumps to 0^y = 0: (0 - 1)/h
+    ("x^0.9", {"x": 0.0}, "x", None, math.inf),  # h^-0.1: slow, but it keeps growing
+    ("(x^2)^0.5", {"x": 0.0}, "x", -1.0, 1.0),
+    ("relu(x) + sqrt(x + 1)", {"x": 0.0}, "x", 0.5, 1.5),  # finite, with curvature on both sides
+]
+
+
+@pytest.mark.parametrize("source, at, name, left, right", ONE_SIDED,
+                         ids=[f"{s}-{n}" for s, _, n, _, _ in ONE_SIDED])
+def test_one_sided_derivatives_are_the_textbook_ones_and_unbounded_ones_are_infinite(source, at, name, left, right):
+    report = check_gradient(grad(source, at))
+    [entry] = [v for v in report.variables if v.name == name]
+    assert entry.verdict == NOT_DIFFERENTIABLE
+    for got, want in ((entry.left, left), (entry.right, right)):
+        if want is None or math.isinf(want):
+            assert got == want
+        else:
+            assert got is not None and math.isfinite(got) and close(got, want, 1e-6)
+
+
+def test_unbounded_one_sided_derivatives_print_as_infinite_not_as_a_step_size_artefact():
+    run = run_cli("check", "x^y", "--at", "x=0,y=0")
+    assert run.code == ExitStatus.OK
+    [line] = [line for line in run.stdout.splitlines() if line.startswith("y:")]
+    assert "left undefined, right -inf (unbounded)" in line and not re.search(r"right -?\d", line)
 
 
 def test_a_convention_at_a_removable_kink_is_reported_not_failed():
@@ -374,6 +417,17 @@ def test_expect_node_at_a_branch_shows_every_contribution():
     first = document["check"]["first_wrong"]
     assert first["right"] == 8
     assert sorted(step["contribution"] for step in first["steps"]) == [2, 6]
+
+
+def test_no_line_of_a_check_ends_in_spaces(monkeypatch):
+    # The witnesses table, "Your numbers" and the unconfirmed-partials table: Rich pads cells.
+    run = run_cli("check", "q = x + y; f = q * z", "--at", "x=-2,y=5,z=-4", "--expect-node", "q=4", "--expect", "z=3")
+    tables = run.stdout + run_cli("check", "relu(x)*y", "--at", "x=0,y=2").stdout
+    monkeypatch.setitem(FUNCTIONS, "sin", {1: _wrong_sin(-1.0)})
+    tables += run_cli("check", "sin(x)*y", "--at", "x=0.7,y=2").stdout
+    for heading in ("verdict", "Your numbers", "yours", "Local partials that SymPy does not confirm", "op table"):
+        assert heading in tables
+    assert [line for line in tables.splitlines() if line != line.rstrip()] == []
 
 
 def test_expect_node_accepts_trace_labels():

@@ -92,6 +92,49 @@ def test_kink_notes_are_warnings_with_at():
     assert any("relu'(0) = 0" in warning for warning in run.json()["warnings"])
 
 
+# At a kink SymPy's formula has a value that is not a derivative (Heaviside(0) = 1/2), and grad
+# applies the op table's convention: (program, point, variable, SymPy's value, grad's, convention).
+KINKS = [
+    ("relu(x)", "x=0", "x", "0.5", "0", "relu'(0) = 0"),
+    ("relu(x)*y", "x=0,y=4", "x", "2", "0", "relu'(0) = 0"),
+    ("abs(x)", "x=0", "x", "0", "0", "abs'(0) = 0"),
+    ("max(x, y)", "x=1,y=1", "y", "0.5", "0.5", "split evenly"),
+    ("sqrt(x)", "x=0", "x", "no finite real value", "inf", "sqrt'(0) = +inf"),
+]
+
+
+@pytest.mark.parametrize("source, at, name, sympy, ours, convention", KINKS, ids=[k[0] for k in KINKS])
+def test_at_a_kink_diff_warns_that_sympy_and_grad_differ_and_why(source, at, name, sympy, ours, convention):
+    document = diff_json(source, "--at", at, "--wrt", name)
+    grad = run_cli("grad", source, "--at", at, "--json").json()["gradient"][name]
+    assert (grad if isinstance(grad, str) else f"{grad:g}") == ours  # the number the warning quotes is grad's
+    [warning] = [w for w in document["warnings"] if w.startswith(f"∂f/∂{name}:")]
+    assert f"f is not differentiable in {name} here" in warning
+    assert f"SymPy's formula gives {sympy}," in warning and f"`gradcli grad` gives {ours} " in warning
+    assert convention in warning
+    if sympy[0].isdigit():
+        assert math.isclose(document["values"][name], float(sympy))  # SymPy's own value is left as it is
+    run = run_cli("diff", source, "--at", at)
+    assert run.code == ExitStatus.OK and f"∂f/∂{name}: f is not differentiable" in run.stderr
+
+
+def test_a_removable_kink_and_an_intermediate_past_the_kink_are_told_apart():
+    # relu(x) - relu(-x) is x: differentiable, though each relu sits at its kink.
+    [warning] = [w for w in diff_json("relu(x) - relu(-x)", "--at", "x=0")["warnings"] if w.startswith("∂f/∂x")]
+    assert "looks differentiable in x" in warning and "gives 1," in warning and "gives 0 " in warning
+    # ∂f/∂q of q = relu(x) does not pass through relu; ∂f/∂x does.
+    warnings = diff_json("q = relu(x); f = q*z", "--at", "x=0,z=2", "--wrt", "q,x")["warnings"]
+    assert not any(w.startswith("∂f/∂q") for w in warnings) and any(w.startswith("∂f/∂x") for w in warnings)
+    assert not any(w.startswith("∂") for w in diff_json("relu(x)", "--at", "x=1")["warnings"])
+
+
+def test_no_line_of_the_diff_table_ends_in_spaces():
+    for args in (("sin(x)/y", "--at", "x=1,y=2"), ("sin(x)/y",), ("(x+y)*z", "--wrt", "z")):
+        run = run_cli("diff", *args)
+        assert run.code == ExitStatus.OK and "formula" in run.stdout
+        assert [line for line in run.stdout.splitlines() if line != line.rstrip()] == []
+
+
 @pytest.mark.parametrize("args, code", [
     (("(x+y)*z", "--latex", "--plain"), ExitStatus.BAD_INPUT),
     (("(x+y)*z", "--wrt", "w"), ExitStatus.BAD_INPUT),

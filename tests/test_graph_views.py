@@ -12,7 +12,9 @@ import re
 import time
 
 import pytest
-from conftest import at_option, run_cli, seed_examples
+from conftest import REPO, at_option, run_cli, seed_examples
+
+from gradcli.render.graph import dot_quote, mermaid_escape
 
 SEEDS = seed_examples()
 
@@ -202,16 +204,34 @@ def test_edges_carry_the_contributions_and_a_branch_node_sums_them():
 TRICKY = 'x*y # "quoted" \\N back\\slash <b>html</b> & [bold]markup[/] #35; {braces} ; -> |pipe|'
 
 
-def test_dot_escapes_user_text():
-    dot = parse_dot(graph_output(TRICKY, "--format", "dot"))
-    assert dot["graph"]["label"] == TRICKY
+def test_dot_quote_escapes_any_text():
+    # No valid program puts such text in a label (a comment is dropped from the title), so the
+    # quoting itself is read back by the DOT reader above.
+    dot = parse_dot(f"digraph g {{\n  label={dot_quote(TRICKY + chr(10) + 'line two')};\n}}\n")
+    assert dot["graph"]["label"] == TRICKY + " line two"
 
 
-def test_mermaid_escapes_user_text():
-    text = graph_output(TRICKY, "--format", "mermaid")
+def test_mermaid_escape_escapes_any_text():
+    escaped = mermaid_escape(TRICKY)
+    parse_mermaid(f'flowchart LR\n  %% {escaped}\n  n0["{escaped}"]\n')
+    assert mermaid_unescape(escaped) == TRICKY
+
+
+TITLED = "a = x + 1  # shift [b]<i>\"q\"</i>\nf = (a +\n     2)*a   # done"
+
+
+def test_titles_are_the_program_without_comments_one_statement_after_another():
+    # Comments are notes to self and line breaks garble a one-line title: the title is the
+    # program as typed, statements joined by `; ` (a break inside parentheses is a space).
+    expected = "a = x + 1; f = (a + 2)*a"
+    dot = parse_dot(graph_output(TITLED, "--format", "dot"))
+    assert dot["graph"]["label"] == expected
+    text = graph_output(TITLED, "--format", "mermaid")
     parse_mermaid(text)
     comment = next(line for line in text.splitlines() if line.startswith("  %%"))
-    assert mermaid_unescape(comment.split(": ", 1)[1]) == TRICKY
+    assert mermaid_unescape(comment.split(": ", 1)[1]) == expected
+    apple = parse_dot(graph_output("--file", str(REPO / "examples" / "apple.grad"), "--format", "dot"))
+    assert apple["graph"]["label"] == "apple_price = apple * n; total = apple_price * tax"
 
 
 def test_a_duplicate_input_gives_two_edges():

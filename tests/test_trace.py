@@ -432,13 +432,54 @@ def test_gates_are_named():
 
 
 def test_rich_markup_in_user_text_prints_literally():
+    # A comment is dropped from the heading, so markup in it neither shows nor acts.
     source = "x*y # [bold red]boom[/] [link=http://e.x]l[/link] :smile:"
     for args in (("trace", source), ("grad", source, "--trace")):
         run = run_cli(*args, "--at", "x=1,y=2")
         assert run.code == 0, run.stderr
-        assert "[bold red]boom[/] [link=http://e.x]l[/link] :smile:" in run.stdout
-    text = console_text(source, {"x": 1, "y": 2})
-    assert "[bold red]boom[/]" in text
+        assert run.stdout.startswith("Backprop trace of x*y\n") and "boom" not in run.stdout
+    # Program text itself goes into Rich as Text: markup-like text would print as typed.
+    result = differentiate(parse("x*y"), {"x": 1, "y": 2}, record=True)
+    result.graph.source = "x*y [bold red]boom[/] :smile:"
+    console = Console(file=io.StringIO(), width=80, color_system=None, highlight=False)
+    console.print(trace_view(build_trace(result), translator("en"), 6))
+    assert console.file.getvalue().startswith("Backprop trace of x*y [bold red]boom[/] :smile:\n")
+
+
+@pytest.mark.parametrize("source, title", [
+    ("a = x + 1  # shift\nf = a*2", "a = x + 1; f = a*2"),
+    ("# a note first\n\nq = (x +\n     y)   # sum\n\nf = q*x;", "q = (x + y); f = q*x"),
+    ("ｑ ＝ ｘ＋１ ＃ 全角のコメント\nｆ＝ｑ＊２", "ｑ ＝ ｘ＋１; ｆ＝ｑ＊２"),
+], ids=["comment", "continued-line", "full-width"])
+def test_the_heading_is_the_program_without_comments(source, title):
+    assert console_text(source, {"x": 1, "y": 2}).splitlines()[0] == f"Backprop trace of {title}"
+
+
+def test_the_heading_of_a_program_file_leaves_its_comment_lines_out():
+    run = run_cli("trace", "--file", str(REPO / "examples" / "apple.grad"), "--at", "apple=100,n=2,tax=1.1")
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "Backprop trace of apple_price = apple * n; total = apple_price * tax"
+
+
+@pytest.mark.parametrize("source, at, edge, formula", [
+    ("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4}, ("f", "q"), "z (the other input)"),
+    ("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4}, ("f", "z"), "q (the other input)"),
+    ("f = max(x, y, z)*2", {"x": 1, "y": 2, "z": 0}, ("t1", "y"), "1 if y is the largest else 0"),
+    ("f = w / v", {"w": 3, "v": 2}, ("f", "v"), "-w/v²"),
+    ("f = x ^ p", {"x": 3, "p": 2}, ("f", "p"), "x^p·ln x"),
+    ("f = abs(b) * a", {"a": 3, "b": 2}, ("t1", "b"), "sign(b)"),  # names a and b stay themselves
+], ids=["mul-left", "mul-right", "max", "div", "pow", "names-a-b"])
+def test_local_formulas_name_the_inputs_not_the_op_tables_placeholders(source, at, edge, formula):
+    # The trace, check's first wrong step (screen and JSON) all say the same, in the program's names.
+    consumer, name = edge
+    text = console_text(source, at)
+    assert f"∂{consumer}/∂{name} = {formula} = " in text
+    wrong = "--expect-node" if name not in at else "--expect"
+    run = run_cli("check", source, "--at", at_option(at), wrong, f"{name}=12345")
+    assert f"local ∂{consumer}/∂{name} = {formula} = " in run.stdout
+    document = run_cli("check", source, "--at", at_option(at), wrong, f"{name}=12345", "--json").json()
+    [step] = [s for s in document["check"]["first_wrong"]["steps"] if s["via"] == consumer]
+    assert step["local_formula"] == formula
 
 
 def test_japanese_headings_with_lang_and_with_the_environment():

@@ -5,8 +5,12 @@ User text (names, formulas built from names) goes into Rich only as Text, never 
 
 from __future__ import annotations
 
+import math
+
 from rich import box
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -15,6 +19,7 @@ from ..check import (
     DiffResult,
 )
 from ..numbers import fmt, json_number
+from ..trace import edge_formula
 from .json import notes_text
 from ..witness import DIGITS
 
@@ -47,6 +52,43 @@ _MODE_TEXT = {
 }
 
 
+class Trimmed:
+    """A renderable with the blanks Rich pads its lines with on the right taken off.
+
+    Rich pads every cell (and a centred title) to its column's width; Table has no option to
+    leave the last column ragged, so a pipe or a file would get trailing spaces on every row.
+    """
+
+    def __init__(self, renderable):
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        newline = Segment.line()
+        for line in console.render_lines(self.renderable, options, pad=False):
+            end = len(line)
+            while end and _blank(line[end - 1]):
+                end -= 1
+            if end and _plain(line[end - 1]):
+                text, style, control = line[end - 1]
+                line[end - 1] = Segment(text.rstrip(" "), style, control)
+            yield from line[:end]
+            yield newline
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
+
+
+def _plain(segment: Segment) -> bool:
+    """Spaces that show nothing: no background, no underline or reverse video to draw."""
+    style = segment.style
+    return not segment.control and (style is None or (style.bgcolor is None and not style.underline
+                                                      and not style.reverse))
+
+
+def _blank(segment: Segment) -> bool:
+    return _plain(segment) and not segment.text.strip(" ")
+
+
 def _number(value: float | None, precision: int) -> str:
     return "—" if value is None else fmt(value, precision)
 
@@ -76,7 +118,7 @@ def check_view(report: CheckReport, precision: int = 12) -> Group:
         table.add_row(Text(v.name), fmt(v.ad, precision), _number(v.sympy, precision),
                       _number(v.fd, min(precision, _FD_DIGITS)), _gap(v.ad, v.sympy), _gap(v.ad, v.fd),
                       Text(verdict, style=style))
-    parts.append(table)
+    parts.append(Trimmed(table))
     for v in report.variables:
         if v.detail is None and v.verdict == OK:
             continue
@@ -93,9 +135,9 @@ def check_view(report: CheckReport, precision: int = 12) -> Group:
         parts.append(Text(f"SymPy's derivative of each op confirms {confirmed:,} of {report.local_checked:,} "
                           "local partials"))
     if report.local_mismatches:
-        parts.append(_local_mismatch_table(report, labels, precision))
+        parts.append(Trimmed(_local_mismatch_table(report, labels, precision)))
     if report.expectations:
-        parts.append(_expectation_table(report, precision))
+        parts.append(Trimmed(_expectation_table(report, precision)))
     if report.first_wrong is not None:
         parts.append(_first_wrong_view(report, labels, precision))
     for note in report.notes:
@@ -118,7 +160,11 @@ def _conclusion(report: CheckReport) -> Text:
 
 
 def _one_sided(value: float | None, precision: int) -> str:
-    return "undefined" if value is None else fmt(value, min(precision, 8))
+    if value is None:
+        return "undefined"
+    if math.isinf(value):  # the difference quotients diverge: no step-size artefact as a number
+        return ("+inf" if value > 0 else "-inf") + " (unbounded)"
+    return fmt(value, min(precision, 8))
 
 
 def _local_mismatch_table(report: CheckReport, labels: list[str], precision: int) -> Table:
@@ -128,9 +174,9 @@ def _local_mismatch_table(report: CheckReport, labels: list[str], precision: int
         table.add_column(header)
     for mismatch in report.local_mismatches:
         edge = mismatch.edge
-        op = graph.ops[edge.consumer]
+        partial = edge_formula(graph, labels, edge.consumer, edge.slot)
         table.add_row(Text(f"{labels[edge.consumer]} = {graph.formula(edge.consumer, labels)}"),
-                      Text(f"∂{labels[edge.consumer]}/∂{labels[edge.input]} = {op.shown(edge.slot)}"),
+                      Text(f"∂{labels[edge.consumer]}/∂{labels[edge.input]} = {partial}"),
                       fmt(edge.local, precision), fmt(mismatch.sympy, precision))
     return table
 
@@ -158,9 +204,8 @@ def _first_wrong_view(report: CheckReport, labels: list[str], precision: int) ->
         lines.append(Text("  the output's gradient with respect to itself is 1 by definition"))
     for edge in report.first_wrong_edges:
         consumer = labels[edge.consumer]
-        op = graph.ops[edge.consumer]
         local = fmt(edge.local, precision)
-        formula = op.shown(edge.slot)
+        formula = edge_formula(graph, labels, edge.consumer, edge.slot)
         local_text = local if formula == local else f"{formula} = {local}"  # "1", not "1 = 1"
         lines.append(Text(
             f"  via {consumer} = {graph.formula(edge.consumer, labels)}: upstream ∂{out}/∂{consumer} = "
@@ -194,7 +239,7 @@ def check_object(report: CheckReport) -> dict:
         "locals": {
             "checked": report.local_checked,
             "mismatches": [{"node": labels[m.edge.consumer], "formula": graph.formula(m.edge.consumer, labels),
-                            "input": labels[m.edge.input], "partial": graph.ops[m.edge.consumer].shown(m.edge.slot),
+                            "input": labels[m.edge.input], "partial": edge_formula(graph, labels, m.edge.consumer, m.edge.slot),
                             "ad": json_number(m.edge.local), "sympy": json_number(m.sympy)}
                            for m in report.local_mismatches],
         },
@@ -209,7 +254,7 @@ def check_object(report: CheckReport) -> dict:
             "name": first.name, "expected": json_number(first.expected), "right": json_number(first.right),
             "steps": [{"via": labels[e.consumer], "formula": graph.formula(e.consumer, labels),
                        "upstream": json_number(e.upstream), "local": json_number(e.local),
-                       "local_formula": graph.ops[e.consumer].shown(e.slot),
+                       "local_formula": edge_formula(graph, labels, e.consumer, e.slot),
                        "contribution": json_number(e.contribution)} for e in report.first_wrong_edges],
         }
     return document
@@ -222,7 +267,7 @@ def _json_or_none(value: float | None):
 # ----- gradcli diff -----
 
 
-def diff_view(diff: DiffResult, precision: int = 12) -> Table:
+def diff_view(diff: DiffResult, precision: int = 12) -> Trimmed:
     """∂f/∂x with SymPy's pretty formula (and its value at the point)."""
     out = diff.graph.output_name
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
@@ -235,7 +280,7 @@ def diff_view(diff: DiffResult, precision: int = 12) -> Table:
         if diff.result is not None:
             row.append(_number(d.value, precision))
         table.add_row(*row)
-    return table
+    return Trimmed(table)
 
 
 def diff_lines(diff: DiffResult, latex: bool = False, precision: int = 12) -> list[str]:

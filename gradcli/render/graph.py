@@ -14,7 +14,7 @@ from rich.tree import Tree
 from ..api import Result
 from ..graph import Graph
 from ..numbers import fmt
-from ..trace import build_trace
+from ..trace import build_trace, program_title
 
 MAX_TREE_DEPTH = 48  # deeper levels are summarised (a 10 000-deep chain would print megabytes of guides)
 _MAX_TITLE = 200
@@ -61,8 +61,8 @@ class GraphPicture:
         return None if contribution is None else fmt(contribution, self.precision)
 
     def source_line(self) -> str:
-        source = " ".join(line.strip() for line in self.graph.source.strip().splitlines() if line.strip())
-        source = "".join(c if c.isprintable() else " " for c in source)
+        """The program on one line, without comments (they are notes to self, not part of the graph)."""
+        source = program_title(self.graph.source, _MAX_TITLE)
         return source if len(source) <= _MAX_TITLE else source[: _MAX_TITLE - 1] + "…"
 
 

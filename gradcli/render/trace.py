@@ -7,7 +7,6 @@ render in linear time. User text only ever goes in as Text, so markup in it prin
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
 from rich.cells import cell_len
@@ -20,7 +19,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ..numbers import fmt
-from ..trace import Trace
+from ..trace import Trace, local_formula, program_title
 
 # Semantic styles (NO_COLOR and a pipe drop the colours; Rich handles both).
 HEADING = "bold"
@@ -42,21 +41,6 @@ def _cut(text: str, limit: int = _MAX_CELL) -> str:
 def _factor(text: str) -> str:
     """A second factor or term in parentheses when negative: `-4 × (-1)`, `2 + (-3)`."""
     return f"({text})" if text.startswith("-") else text
-
-
-_PLACEHOLDER = re.compile(r"(?<![A-Za-z0-9_])[ab](?![A-Za-z0-9_])")  # not the b of `abs`; `b²` is b
-
-
-def _local_formula(shown: str, op, slot: int, operands: list[str]) -> str:
-    """The op table's formula of a local partial with its placeholders a, b replaced by the inputs' names.
-
-    a and b are the first and second inputs; for a variadic op (max, min) a is the input in question.
-    """
-    if op.arity is None:
-        names = {"a": operands[slot]}
-    else:
-        names = dict(zip("ab", operands))
-    return _PLACEHOLDER.sub(lambda match: names.get(match.group(0), match.group(0)), shown)
 
 
 def _kept(count: int, max_rows: int | None) -> tuple[range, range]:
@@ -204,7 +188,7 @@ def _heading(title: str, legend: str) -> Text:
 
 def trace_heading(trace: Trace, t: Callable[[str], str], precision: int) -> Text:
     """`Backprop trace of (x+y)*z` and the point."""
-    source = " ".join(line.strip() for line in trace.graph.source.strip().splitlines() if line.strip())
+    source = program_title(trace.graph.source, _MAX_SOURCE)
     heading = Text(t("Backprop trace of {expression}").format(expression=_cut(source, _MAX_SOURCE)), style=HEADING)
     point = trace.result.at
     if point:
@@ -250,7 +234,7 @@ def _note_text(trace: Trace, node: int, kind: str, t: Callable[[str], str]) -> s
     if kind == "kink" and op.kink is not None:
         return t("{op} is not differentiable here; convention: {convention}").format(
             op=op.symbol, convention=t(op.kink.convention))
-    return t("a local partial of {op} is infinite or undefined here").format(op=op.symbol)
+    return t("a local partial of {op} is infinite or undefined here (or too large for a double)").format(op=op.symbol)
 
 
 def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_rows: int | None = None,
@@ -293,7 +277,7 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
             for edge in row.edges:
                 input_name = labels[edge.input]
                 local = fmt(edge.local, precision)
-                shown = _local_formula(t(op.shown(edge.slot)), op, edge.slot, operands)
+                shown = local_formula(op, edge.slot, operands, t(op.shown(edge.slot)))
                 formula = local if shown == local else f"{shown} = {local}"
                 contribution = fmt(edge.contribution, precision)
                 columns.add(
