@@ -132,32 +132,15 @@ UNICODE = [
 ]
 
 
-@pytest.mark.parametrize("source, expected", PRECEDENCE)
-def test_precedence(source, expected):
+RENDERINGS = PRECEDENCE + ASSOCIATIVITY + UNARY + IMPLICIT + UNICODE
+
+
+@pytest.mark.parametrize("source, expected", RENDERINGS)
+def test_precedence_associativity_unary_minus_implicit_multiplication_and_unicode(source, expected):
     assert rendered(source) == expected
 
 
-@pytest.mark.parametrize("source, expected", ASSOCIATIVITY)
-def test_associativity(source, expected):
-    assert rendered(source) == expected
-
-
-@pytest.mark.parametrize("source, expected", UNARY)
-def test_unary(source, expected):
-    assert rendered(source) == expected
-
-
-@pytest.mark.parametrize("source, expected", IMPLICIT)
-def test_implicit_multiplication(source, expected):
-    assert rendered(source) == expected
-
-
-@pytest.mark.parametrize("source, expected", UNICODE)
-def test_unicode_forms(source, expected):
-    assert rendered(source) == expected
-
-
-@pytest.mark.parametrize("source, expected", PRECEDENCE + ASSOCIATIVITY + UNARY + IMPLICIT + UNICODE)
+@pytest.mark.parametrize("source, expected", RENDERINGS)
 def test_the_rendering_parses_back_to_itself(source, expected):
     """The parenthesised text is a program too, and a fixed point of the rendering."""
     assert rendered(expected) == expected
