@@ -43,12 +43,18 @@ def _factor(text: str) -> str:
     return f"({text})" if text.startswith("-") else text
 
 
-def _kept(count: int, max_rows: int | None) -> tuple[range, range]:
-    """The indices shown of `count` rows: all, or a head and a tail around a gap."""
+def _shown(count: int, max_rows: int | None):
+    """The indices of `count` rows to show: all of them, or a head and a tail with, between them,
+    the range of the rows left out (a `range`, for the line that says so)."""
     if max_rows is None or count <= max_rows:
-        return range(count), range(0)
+        yield from range(count)
+        return
     head = (max_rows + 1) // 2
-    return range(head), range(count - (max_rows - head), count)
+    tail = count - (max_rows - head)
+    yield from range(head)
+    if tail > head:
+        yield range(head, tail)
+    yield from range(tail, count)
 
 
 def _cells(text: str) -> int:
@@ -210,22 +216,20 @@ def forward_view(trace: Trace, t: Callable[[str], str], precision: int, max_rows
     columns = _Columns("><<<>", indent=1, width=width)
     columns.add((t("step"), HEADING), (t("node"), HEADING), (t("operation"), HEADING), (t("input values"), HEADING),
                 (t("value"), HEADING))
-    head, tail = _kept(len(ops), max_rows)
-    for part, rows in enumerate((head, tail)):
-        if part == 1 and rows:
-            columns.add_line(_gap_line(t, rows.start - head.stop, "forward steps", str(head.stop + 1),
-                                       str(rows.start), 1))
-        for node in rows:
-            if ops[node] is None:
-                operation = t("constant") if node in graph.constants else t("variable")
-                inputs = ""
-            else:
-                operation = _cut(graph.formula(node, labels))
-                node_inputs = graph.inputs[node]
-                inputs = _cut(", ".join(fmt(values[j], precision) for j in node_inputs[:8]))
-                if len(node_inputs) > 8:
-                    inputs = _cut(inputs + ", …")
-            columns.add(str(node + 1), labels[node], operation, inputs, (fmt(values[node], precision), VALUE))
+    for node in _shown(len(ops), max_rows):
+        if isinstance(node, range):
+            columns.add_line(_gap_line(t, len(node), "forward steps", str(node[0] + 1), str(node[-1] + 1), 1))
+            continue
+        if ops[node] is None:
+            operation = t("constant") if node in graph.constants else t("variable")
+            inputs = ""
+        else:
+            operation = _cut(graph.formula(node, labels))
+            node_inputs = graph.inputs[node]
+            inputs = _cut(", ".join(fmt(values[j], precision) for j in node_inputs[:8]))
+            if len(node_inputs) > 8:
+                inputs = _cut(inputs + ", …")
+        columns.add(str(node + 1), labels[node], operation, inputs, (fmt(values[node], precision), VALUE))
     return columns.lines()
 
 
@@ -247,44 +251,43 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
     branch_of = {branch.node: branch for branch in trace.branches}
     rows = [row for row in trace.backward if row.edges]
     columns = _Columns("<<<", indent=2, width=width)
-    head, tail = _kept(len(rows), max_rows)
     if not rows:
         return Text(t("no backward steps: the output is a variable itself, or depends on none"), style=LEGEND)
-    for part, kept in enumerate((head, tail)):
-        if part == 1 and kept:
-            columns.add_line(_gap_line(t, kept.start - head.stop, "backward rows", labels[rows[head.stop].node],
-                                       labels[rows[kept.start - 1].node], 0))
-        for index in kept:
-            row = rows[index]
-            node = row.node
-            op = graph.ops[node]
-            name = labels[node]
-            upstream = fmt(row.grad, precision)
-            summed = ""
-            if node in branch_of and len(branch_of[node].terms) <= 4:  # a branch node: its sum, where it happens
-                terms = [fmt(edge.contribution, precision) for edge in branch_of[node].terms]
-                summed = " + ".join(term if k == 0 else _factor(term) for k, term in enumerate(terms)) + " = "
-            columns.add_line((name, HEADING), " = " + _cut(trace.formula(node)),
-                             "    " + t("upstream") + f" ∂{out}/∂{name} = " + summed, (upstream, GRAD),
-                             ("  Σ" if node in branch_nodes else "", SUM))
-            if op.gate:
-                columns.add_line(("  " + t(op.gate), GATE))
-            kinked = False
-            for note in row.notes:
-                kinked = True
-                columns.add_line(("  ⚠ " + _note_text(trace, node, note.kind, t), KINK))
-            operands = [labels[j] for j in graph.inputs[node]]
-            for edge in row.edges:
-                input_name = labels[edge.input]
-                local = fmt(edge.local, precision)
-                shown = local_formula(op, edge.slot, operands, t(op.shown(edge.slot)))
-                formula = local if shown == local else f"{shown} = {local}"
-                contribution = fmt(edge.contribution, precision)
-                columns.add(
-                    "→ " + input_name + (" Σ" if edge.input in branch_nodes else ""),
-                    f"∂{name}/∂{input_name} = {formula}",
-                    (f"{upstream} × {_factor(local)} = {contribution}" + (" ⚠" if kinked else ""), GRAD),
-                )
+    for index in _shown(len(rows), max_rows):
+        if isinstance(index, range):
+            columns.add_line(_gap_line(t, len(index), "backward rows", labels[rows[index[0]].node],
+                                       labels[rows[index[-1]].node], 0))
+            continue
+        row = rows[index]
+        node = row.node
+        op = graph.ops[node]
+        name = labels[node]
+        upstream = fmt(row.grad, precision)
+        summed = ""
+        if node in branch_of and len(branch_of[node].terms) <= 4:  # a branch node: its sum, where it happens
+            terms = [fmt(edge.contribution, precision) for edge in branch_of[node].terms]
+            summed = " + ".join(term if k == 0 else _factor(term) for k, term in enumerate(terms)) + " = "
+        columns.add_line((name, HEADING), " = " + _cut(trace.formula(node)),
+                         "    " + t("upstream") + f" ∂{out}/∂{name} = " + summed, (upstream, GRAD),
+                         ("  Σ" if node in branch_nodes else "", SUM))
+        if op.gate:
+            columns.add_line(("  " + t(op.gate), GATE))
+        kinked = False
+        for note in row.notes:
+            kinked = True
+            columns.add_line(("  ⚠ " + _note_text(trace, node, note.kind, t), KINK))
+        operands = [labels[j] for j in graph.inputs[node]]
+        for edge in row.edges:
+            input_name = labels[edge.input]
+            local = fmt(edge.local, precision)
+            shown = local_formula(op, edge.slot, operands, t(op.shown(edge.slot)))
+            formula = local if shown == local else f"{shown} = {local}"
+            contribution = fmt(edge.contribution, precision)
+            columns.add(
+                "→ " + input_name + (" Σ" if edge.input in branch_nodes else ""),
+                f"∂{name}/∂{input_name} = {formula}",
+                (f"{upstream} × {_factor(local)} = {contribution}" + (" ⚠" if kinked else ""), GRAD),
+            )
     return columns.lines()
 
 
@@ -294,41 +297,38 @@ def branch_lines(trace: Trace, t: Callable[[str], str], precision: int, max_rows
     labels = trace.labels
     out = trace.output
     lines = Lines()
-    head, tail = _kept(len(trace.branches), max_rows)
-    for part, kept in enumerate((head, tail)):
-        if part == 1 and kept:
-            lines.add(_gap_line(t, kept.start - head.stop, "branch nodes", labels[trace.branches[head.stop].node],
-                                labels[trace.branches[kept.start - 1].node], 0))
-        for index in kept:
-            branch = trace.branches[index]
-            name = labels[branch.node]
-            total = fmt(branch.total, precision)
-            uses: dict[int, int] = {}
-            for edge in branch.terms:
-                uses[edge.consumer] = uses.get(edge.consumer, 0) + 1
-            terms = []
-            for edge in branch.terms:
-                consumer = labels[edge.consumer]
-                via = (t("via {consumer}, input {slot}").format(consumer=consumer, slot=edge.slot + 1)
-                       if uses[edge.consumer] > 1 else t("via {consumer}").format(consumer=consumer))
-                terms.append((fmt(edge.contribution, precision), via))
-            line = f"∂{out}/∂{name} = " + " + ".join(
-                f"{value if k == 0 else _factor(value)} ({via})" for k, (value, via) in enumerate(terms)
-            ) + f" = {total}"
-            if len(terms) <= 6 and _cells(line) <= width - 4:
-                lines.add((line, SUM))
+    for index in _shown(len(trace.branches), max_rows):
+        if isinstance(index, range):
+            lines.add(_gap_line(t, len(index), "branch nodes", labels[trace.branches[index[0]].node],
+                                labels[trace.branches[index[-1]].node], 0))
+            continue
+        branch = trace.branches[index]
+        name = labels[branch.node]
+        total = fmt(branch.total, precision)
+        uses: dict[int, int] = {}
+        for edge in branch.terms:
+            uses[edge.consumer] = uses.get(edge.consumer, 0) + 1
+        terms = []
+        for edge in branch.terms:
+            consumer = labels[edge.consumer]
+            via = (t("via {consumer}, input {slot}").format(consumer=consumer, slot=edge.slot + 1)
+                   if uses[edge.consumer] > 1 else t("via {consumer}").format(consumer=consumer))
+            terms.append((fmt(edge.contribution, precision), via))
+        line = f"∂{out}/∂{name} = " + " + ".join(
+            f"{value if k == 0 else _factor(value)} ({via})" for k, (value, via) in enumerate(terms)
+        ) + f" = {total}"
+        if len(terms) <= 6 and _cells(line) <= width - 4:
+            lines.add((line, SUM))
+            continue
+        # Too long for one line: the total first, then one row per path.
+        lines.add((f"∂{out}/∂{name} = {total}", SUM),
+                  ("  " + t("sum of the {count} contributions below").format(count=len(terms)), LEGEND))
+        for j in _shown(len(terms), max_rows):
+            if isinstance(j, range):
+                lines.add(_gap_line(t, len(j), "contributions", str(j[0] + 1), str(j[-1] + 1), 4))
                 continue
-            # Too long for one line: the total first, then one row per path.
-            lines.add((f"∂{out}/∂{name} = {total}", SUM),
-                      ("  " + t("sum of the {count} contributions below").format(count=len(terms)), LEGEND))
-            shown, hidden = _kept(len(terms), max_rows)
-            for k, term_part in enumerate((shown, hidden)):
-                if k == 1 and term_part:
-                    lines.add(_gap_line(t, term_part.start - shown.stop, "contributions", str(shown.stop + 1),
-                                        str(term_part.start), 4))
-                for j in term_part:
-                    value, via = terms[j]
-                    lines.add((f"    {'+' if j else ' '} {value if j == 0 else _factor(value)}", GRAD), f"  ({via})")
+            value, via = terms[j]
+            lines.add((f"    {'+' if j else ' '} {value if j == 0 else _factor(value)}", GRAD), f"  ({via})")
     return lines
 
 
@@ -351,14 +351,12 @@ def gradient_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
     columns = _Columns("<>>")
     columns.add((t("variable"), HEADING), (t("value"), HEADING), (t("∂{out}/∂variable").format(out=out), HEADING))
     variables = list(result.graph.variables.items())
-    head, tail = _kept(len(variables), max_rows)
-    for part, kept in enumerate((head, tail)):
-        if part == 1 and kept:
-            columns.add_line(_gap_line(t, kept.start - head.stop, "variables", variables[head.stop][0],
-                                       variables[kept.start - 1][0], 0))
-        for index in kept:
-            name, node = variables[index]
-            columns.add(name, fmt(result.values[node], precision), (fmt(result.grads[node], precision), GRAD))
+    for index in _shown(len(variables), max_rows):
+        if isinstance(index, range):
+            columns.add_line(_gap_line(t, len(index), "variables", variables[index[0]][0], variables[index[-1]][0], 0))
+            continue
+        name, node = variables[index]
+        columns.add(name, fmt(result.values[node], precision), (fmt(result.grads[node], precision), GRAD))
     return Group(Text.assemble((out, HEADING), " = ", (fmt(result.value, precision), "bold " + VALUE)), columns.lines())
 
 
