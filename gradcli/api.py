@@ -109,7 +109,8 @@ def value_at(graph: Graph, at: Mapping[str, float]) -> tuple[float, dict[str, fl
 def grad(source: str, at: Mapping[str, float] | None = None, /, **bindings: float) -> Result:
     """Value and gradient of a program: `grad("(x+y)*z", x=-2, y=5, z=-4)`.
 
-    Names that are not Python identifiers (or clash with nothing here) may go in `at`.
+    Names that cannot be keyword arguments (`θ=3` works, a Python keyword such as `lambda` does
+    not) go in the mapping `at`.
     """
     return differentiate(parse(source), {**(at or {}), **bindings})
 

@@ -134,7 +134,7 @@ def _math_errors(graph: Graph, values: list, rows: int, skip: Mapping[int, str])
         hit = pending if np.ndim(value) == 0 else pending[~np.isfinite(value[pending])]
         for row in hit.tolist():
             arguments = [_item(values[j], row) for j in graph.inputs[node]]
-            errors[row] = engine.math_error(graph, node, arguments, _item(value, row)).message
+            errors[row] = engine.math_error(graph, node, arguments).message
         pending = np.setdiff1d(pending, hit, assume_unique=True)
     return errors
 

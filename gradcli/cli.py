@@ -6,6 +6,7 @@ plain `grad --json` starts as fast as click itself.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -86,10 +87,14 @@ class PointType(click.ParamType):
 
     def convert(self, value, param, ctx):
         """Errors are BindingErrors (exit 2), printed as one `gradcli: error: --at ...` line like any other."""
-        from .api import constant
-
         if isinstance(value, list):
             return value
+        return [(name, number) for name, number, _ in self.bindings(value, param)]
+
+    def bindings(self, value: str, param) -> list[tuple[str, float, str]]:
+        """(name, value, the value's text) for each `name=value` of the option."""
+        from .api import constant
+
         option = param.opts[0] if param is not None else "--at"
         bindings = []
         for part in _split_top_level(value):
@@ -104,7 +109,7 @@ class PointType(click.ParamType):
             if not text.strip():
                 raise BindingError(f"{option} {part.strip()}: no value after {name}=")
             try:
-                bindings.append((name, constant(text)))
+                bindings.append((name, constant(text), text))
             except GradcliError as error:
                 raise BindingError(f"{option} {name}={text.strip()}: {error.message}") from None
         return bindings
@@ -200,9 +205,7 @@ class ExpectType(PointType):
 
         if isinstance(value, list):
             return value
-        bindings = super().convert(value, param, ctx)
-        texts = [part.partition("=")[2] for part in _split_top_level(value)]
-        return [(name, number, typed_half_unit(text)) for (name, number), text in zip(bindings, texts)]
+        return [(name, number, typed_half_unit(text)) for name, number, text in self.bindings(value, param)]
 
 
 def _merge_expectations(groups: tuple[list, ...]) -> list:
@@ -373,7 +376,7 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
     if points_path is not None or output_format is not None:
         return _grad_points(expression, path, cse, points, wrt, points_path, output_format, as_json, quiet)
     graph = parse(_read_program(expression, path), cse=cse)
-    result = differentiate(graph, _merge_points(points), record=show_trace)
+    result = differentiate(graph, _merge_points(points), record=show_trace or run_check)
     wrt_names = _names(wrt)
     for name in wrt_names or ():
         node_named(graph, name)
@@ -507,7 +510,7 @@ def check(expression, points, path, as_json, precision, cse, rtol, atol, check_t
     from .parse import parse
 
     graph = parse(_read_program(expression, path), cse=cse)
-    result = differentiate(graph, _merge_points(points))
+    result = differentiate(graph, _merge_points(points), record=True)  # the check reads the edges
     expectations = _merge_expectations(expect + expect_node)
     for expectation in expectations:  # before any output: a wrong name is a usage error
         resolve_node(graph, expectation.name)
@@ -594,7 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; map every outcome to a documented exit code."""
     argv = sys.argv[1:] if argv is None else argv
     _escape_what_the_console_cannot_encode()
-    show_traceback = "--traceback" in argv
+    # `gradcli --traceback grad ...`: a group option, so before the command (not in a program text)
+    show_traceback = "--traceback" in itertools.takewhile(lambda word: word.startswith("-"), argv)
     try:
         previous_handler = signal.signal(signal.SIGINT, _interrupt)
     except ValueError:  # not the main thread (an embedding application): Ctrl-C stays as it is

@@ -26,6 +26,12 @@ class Edge(NamedTuple):
     contribution: float
 
 
+# The text of each kind of note, written once: diagnose() fills them in, and the trace
+# translates the same templates (gradcli.i18n) before filling them in.
+KINK_NOTE = "{op} is not differentiable here; convention: {convention}"
+NONFINITE_NOTE = "a local partial of {op} is infinite or undefined here (or too large for a double)"
+
+
 class Note(NamedTuple):
     """Something a user should know about a result (a kink, an infinite partial)."""
 
@@ -71,10 +77,10 @@ def check_finite(graph: Graph, values: list[float]) -> None:
     if all(map(isfinite, values)):
         return
     node = next(i for i, v in enumerate(values) if not isfinite(v))
-    raise math_error(graph, node, [values[j] for j in graph.inputs[node]], values[node])
+    raise math_error(graph, node, [values[j] for j in graph.inputs[node]])
 
 
-def math_error(graph: Graph, node: int, arguments: list[float], value: float) -> MathError:
+def math_error(graph: Graph, node: int, arguments: list[float]) -> MathError:
     """The error for a node without a finite value, with the op's own reason."""
     op = graph.ops[node]
     reason = op.domain(*arguments) if op.domain else None
@@ -197,16 +203,16 @@ def diagnose(graph: Graph, values: list, grads: list, live: bytearray, xp=scalar
     # x = -3) may have an undefined gradient that no one asked for.
     any_nonfinite = not all(isfinite(grads[node]) for node in graph.variables.values())
     if not any_nonfinite and not any(op is not None and op.kink is not None for op in set(ops)):
-        return []  # nothing to look at: the common case, decided without walking the nodes
+        return []  # nothing to look at: the common case, decided from the distinct ops alone
     found: list[Note] = []
     for node, op in enumerate(ops):
         if op is None or not live[node] or (op.kink is None and not any_nonfinite):
             continue
         arguments = [values[j] for j in inputs[node]]
         if op.kink is not None and op.kink.at(*arguments):
-            found.append(Note(node, "kink", f"{op.symbol} is not differentiable here; convention: {op.kink.convention}"))
+            found.append(Note(node, "kink", KINK_NOTE.format(op=op.symbol, convention=op.kink.convention)))
         elif any_nonfinite and not all(
             isfinite(op.local(xp, slot, values[node], arguments)) for slot in range(len(arguments))
         ):
-            found.append(Note(node, "nonfinite", f"a local partial of {op.symbol} is infinite or undefined here (or too large for a double)"))
+            found.append(Note(node, "nonfinite", NONFINITE_NOTE.format(op=op.symbol)))
     return found

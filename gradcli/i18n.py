@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-LANGUAGES = ("en", "ja")
-
 JAPANESE = {
     # ----- headings and legends -----
     "Backprop trace of {expression}": "{expression} の誤差逆伝播",

@@ -19,7 +19,7 @@ from array import array
 
 from .errors import GradcliError, LimitError, ParseError
 from .graph import Graph
-from .ops import CONSTANTS, FUNCTIONS, INFIX, MUL_BP, NEG_BP, OPS, PREFIX, arity_text
+from .ops import CONSTANTS, FUNCTIONS, INFIX, NEG_BP, OPS, PREFIX, arity_text
 
 MAX_SOURCE_CHARS = 64 * 1024 * 1024
 MAX_NODES = 5_000_000
@@ -509,8 +509,8 @@ class _Parser:
         check_assignable (called only when a lookup says it will raise), leaves in token order
         (a bound name's node, else leaf(); number()), op nodes in the shunting yard's order,
         then the naming of assign(). Near MAX_NODES, or past MAX_DEPTH, the general path takes
-        over, so a limit is met at the same token. (No code is generated for a shape: gradcli
-        never compiles anything at run time, so a loop over the steps it is.)
+        over, so a limit is met at the same token. (No Python code is generated for a shape:
+        gradcli compiles no code at run time, only the shape's regex, so a loop over the steps it is.)
         """
         text, size = self.text, len(self.text)
         graph = self.graph

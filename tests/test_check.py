@@ -554,3 +554,10 @@ def test_without_sympy_the_check_falls_back_to_finite_differences(monkeypatch):
     assert report.ok and report.mode == "unavailable"
     assert report.notes == ["symbolic check unavailable: SymPy is not installed; only finite differences were compared"]
     assert [v.fd for v in report.variables] == pytest.approx([-4, -4, 3], rel=1e-8)
+
+
+def test_a_stray_comma_in_expect_keeps_each_value_with_its_own_typed_precision():
+    # y is 2.03: "2.0" was typed to one decimal, so it stands for 1.95..2.05 and is right.
+    for expect in ("x=3,y=2.0", "x=3,,y=2.0"):
+        document = check_json("x*y", "--at", "x=2.03,y=3", "--expect", expect)[1]
+        assert document["check"]["expect"]["y"]["ok"], expect

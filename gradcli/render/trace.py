@@ -18,6 +18,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from ..engine import KINK_NOTE, NONFINITE_NOTE
 from ..numbers import fmt
 from ..trace import Trace, local_formula, program_title
 
@@ -236,9 +237,8 @@ def forward_view(trace: Trace, t: Callable[[str], str], precision: int, max_rows
 def _note_text(trace: Trace, node: int, kind: str, t: Callable[[str], str]) -> str:
     op = trace.graph.ops[node]
     if kind == "kink" and op.kink is not None:
-        return t("{op} is not differentiable here; convention: {convention}").format(
-            op=op.symbol, convention=t(op.kink.convention))
-    return t("a local partial of {op} is infinite or undefined here (or too large for a double)").format(op=op.symbol)
+        return t(KINK_NOTE).format(op=op.symbol, convention=t(op.kink.convention))
+    return t(NONFINITE_NOTE).format(op=op.symbol)
 
 
 def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_rows: int | None = None,
