@@ -421,16 +421,8 @@ def trace_command(expression, points, path, as_json, precision, cse, max_rows, l
 
     graph = parse(_read_program(expression, path), cse=cse)
     result = differentiate(graph, _merge_points(points), record=True)
-    if as_json:
-        from .render.json import dumps, gradient_object
-        from .trace import build_trace, trace_object
-
-        document = gradient_object(result)
-        for message in document["warnings"]:
-            _warn(message)
-        document["trace"] = trace_object(build_trace(result))
-        click.echo(dumps(document))
-        return ExitStatus.OK
+    if as_json:  # the same object as `grad --trace --json`
+        return _report(result, None, True, precision, trace=_trace_printer(result, precision, max_rows, lang))
     from .i18n import language, translator
     from .render.trace import trace_view
     from .trace import build_trace

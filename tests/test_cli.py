@@ -639,3 +639,13 @@ def test_a_constant_program_says_it_has_no_gradient_instead_of_an_empty_table():
 def test_wrt_names_each_partial_once():
     run = cli("grad", "x*y", "--at", "x=2,y=3", "--wrt", "y,x,y", "--json")
     assert list(run.json()["gradient"].items()) == [("y", 2.0), ("x", 3.0)]
+
+
+def test_traceback_is_a_group_option_not_a_word_in_the_program():
+    run = cli("eval", "--at", "x=1", "--", "--traceback")
+    assert run.code == 2 and "Traceback" not in run.stderr
+
+
+def test_trace_json_is_the_grad_trace_json():
+    assert cli("trace", CIRCUIT, "--at", CIRCUIT_AT, "--json").json() == \
+        cli("grad", CIRCUIT, "--at", CIRCUIT_AT, "--trace", "--json").json()
