@@ -14,7 +14,7 @@ from rich.tree import Tree
 from ..api import Result
 from ..graph import Graph
 from ..numbers import fmt
-from ..trace import build_trace, program_title
+from ..trace import program_title
 
 MAX_TREE_DEPTH = 48  # deeper levels are summarised (a 10 000-deep chain would print megabytes of guides)
 _MAX_TITLE = 200
@@ -33,8 +33,10 @@ class GraphPicture:
         self.reached: set[int] = set()
         self.contributions: dict[tuple[int, int], float] = {}  # (consumer, slot) -> contribution
         if result is not None:
-            trace = build_trace(result)
-            self.reached = {row.node for row in trace.backward}
+            # The nodes the sweep passed gradient to, and the output (as the trace's backward rows).
+            self.reached = {edge.input for edge in result.edges}
+            if result.edges or graph.is_variable(graph.output):
+                self.reached.add(graph.output)
             for edge in result.edges:
                 self.contributions[edge.consumer, edge.slot] = edge.contribution
 
