@@ -164,8 +164,9 @@ def _names(text: str | None) -> list[str] | None:
     return names
 
 
-def _warn(message: str) -> None:
-    _write_stderr(f"gradcli: warning: {message}")
+def _warn(messages: list[str]) -> None:
+    for message in messages:
+        _write_stderr(f"gradcli: warning: {message}")
 
 
 def _write_stderr(text: str) -> None:
@@ -300,8 +301,7 @@ def _report(result, wrt_names, as_json, precision, trace=None, check=None, gradi
         from .render.json import dumps, gradient_object
 
         document = gradient_object(result, wrt_names)
-        for message in document["warnings"]:
-            _warn(message)
+        _warn(document["warnings"])
         if trace is not None:
             document["trace"] = trace(None)
         if check is not None:
@@ -311,11 +311,10 @@ def _report(result, wrt_names, as_json, precision, trace=None, check=None, gradi
             document["check"] = check_object(report)
         click.echo(dumps(document))
     else:
-        from .render.json import notes_text
+        from .render.json import all_warnings
         from .render.text import gradient_table
 
-        for message in result.warnings + (notes_text(result) if gradient else []):
-            _warn(message)
+        _warn(all_warnings(result) if gradient else result.warnings)
         if trace is not None:
             trace(_console())
         if gradient:
@@ -402,7 +401,7 @@ def _grad_points(expression, path, cse, points, wrt, points_path, output_format,
     graph = parse(_read_program(expression, path), cse=cse)
     output_format = output_format or ("jsonl" if as_json else "csv")
     return run_points(graph, _merge_points(points), points_path, output_format, _names(wrt),
-                      warn=_warn, say=_write_stderr, quiet=quiet)
+                      warn=lambda message: _warn([message]), say=_write_stderr, quiet=quiet)
 
 
 
@@ -417,7 +416,7 @@ def trace_command(expression, points, path, as_json, precision, cse, max_rows, l
     """
     from .api import differentiate
     from .parse import parse
-    from .render.json import notes_text
+    from .render.json import all_warnings
 
     graph = parse(_read_program(expression, path), cse=cse)
     result = differentiate(graph, _merge_points(points), record=True)
@@ -427,8 +426,7 @@ def trace_command(expression, points, path, as_json, precision, cse, max_rows, l
     from .render.trace import trace_view
     from .trace import build_trace
 
-    for message in result.warnings + notes_text(result):
-        _warn(message)
+    _warn(all_warnings(result))
     console = _console()
     console.print(trace_view(build_trace(result), translator(language(lang)), precision, max_rows, console.width))
     return ExitStatus.OK
@@ -447,11 +445,10 @@ def graph_command(expression, points, path, precision, cse, output_format):
     result = None
     if points:
         from .api import differentiate
-        from .render.json import notes_text
+        from .render.json import all_warnings
 
         result = differentiate(graph, _merge_points(points), record=True)
-        for message in result.warnings + notes_text(result):
-            _warn(message)
+        _warn(all_warnings(result))
     picture = GraphPicture(graph, result, precision)
     if output_format == "dot":
         click.echo(dot_text(picture), nl=False)
@@ -472,8 +469,7 @@ def eval_command(expression, points, path, as_json, precision, cse):
 
     graph = parse(_read_program(expression, path), cse=cse)
     value, at, warnings = value_at(graph, _merge_points(points))
-    for message in warnings:
-        _warn(message)
+    _warn(warnings)
     if as_json:
         from .render.json import dumps
 
@@ -532,8 +528,7 @@ def diff(expression, points, path, as_json, precision, cse, wrt, latex, plain, t
     from .render.check import diff_lines, diff_object, diff_view
 
     document = diff_object(derivatives)
-    for message in document["warnings"]:
-        _warn(message)
+    _warn(document["warnings"])
     if as_json:
         from .render.json import dumps
 

@@ -20,7 +20,7 @@ from ..check import (
 )
 from ..numbers import fmt, json_number
 from ..trace import edge_formula
-from .json import notes_text
+from .json import all_warnings
 from ..witness import DIGITS
 
 # Short words for the table cell; the lines under the table say it in full.
@@ -305,7 +305,7 @@ def diff_object(diff: DiffResult) -> dict:
     if diff.result is not None:
         document["at"] = {name: json_number(v) for name, v in diff.result.at.items()}
         document["values"] = {d.name: _json_or_none(d.value) for d in diff.derivatives}
-    document["warnings"] = (diff.result.warnings + notes_text(diff.result) if diff.result else []) + diff.notes
+    document["warnings"] = (all_warnings(diff.result) if diff.result else []) + diff.notes
     return document
 
 

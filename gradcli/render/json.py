@@ -17,8 +17,13 @@ def gradient_object(result: Result, wrt: list[str] | None = None) -> dict:
         "at": {name: json_number(v) for name, v in result.at.items()},
         "value": json_number(result.value),
         "gradient": {name: json_number(result.gradient_of(name)) for name in names},
-        "warnings": result.warnings + notes_text(result),
+        "warnings": all_warnings(result),
     }
+
+
+def all_warnings(result: Result) -> list[str]:
+    """What stderr says about a result: the input's warnings, then the notes (kinks, infinite partials)."""
+    return result.warnings + notes_text(result)
 
 
 def notes_text(result: Result) -> list[str]:
