@@ -491,13 +491,18 @@ def test_4_scaling_by_a_power_of_two_scales_value_and_gradient_exactly(f, point,
     assert scaled.gradient == {name: coefficient * value for name, value in result.gradient.items()}
 
 
-@given(f=programs("a"), g=programs("b"), point=points())
-def test_4_the_gradient_of_a_sum_is_the_sum_of_the_gradients(f, g, point):
+def halves_and_whole(f, g, combine: str, point):
+    """f and g alone (with their reverse sweeps recorded), and the program that combines them."""
     f_graph, g_graph = parse(alone(f)), parse(alone(g))
     f_result = differentiate_or_reject(f_graph, bound_point(f_graph, point), record=True)
     g_result = differentiate_or_reject(g_graph, bound_point(g_graph, point), record=True)
-    graph = parse(combined(f, g, "h = fo + go"))
-    result = differentiate_or_reject(graph, bound_point(graph, point))
+    graph = parse(combined(f, g, combine))
+    return f_graph, g_graph, f_result, g_result, differentiate_or_reject(graph, bound_point(graph, point))
+
+
+@given(f=programs("a"), g=programs("b"), point=points())
+def test_4_the_gradient_of_a_sum_is_the_sum_of_the_gradients(f, g, point):
+    f_graph, g_graph, f_result, g_result, result = halves_and_whole(f, g, "h = fo + go", point)
     for name, value in result.gradient.items():
         in_f, in_g = name in f_graph.variables, name in g_graph.variables
         if in_f and in_g:  # both halves add into one sum, in another order: equal up to rounding
@@ -511,11 +516,7 @@ def test_4_the_gradient_of_a_sum_is_the_sum_of_the_gradients(f, g, point):
 
 @given(f=programs("a"), g=programs("b"), point=points())
 def test_4_the_product_rule(f, g, point):
-    f_graph, g_graph = parse(alone(f)), parse(alone(g))
-    f_result = differentiate_or_reject(f_graph, bound_point(f_graph, point), record=True)
-    g_result = differentiate_or_reject(g_graph, bound_point(g_graph, point), record=True)
-    graph = parse(combined(f, g, "h = fo * go"))
-    result = differentiate_or_reject(graph, bound_point(graph, point))
+    f_graph, g_graph, f_result, g_result, result = halves_and_whole(f, g, "h = fo * go", point)
     assert result.value == f_result.value * g_result.value
     for name, value in result.gradient.items():
         terms = [(g_result.value, f_result), (f_result.value, g_result)]
