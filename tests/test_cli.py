@@ -539,8 +539,9 @@ def test_a_stdout_that_is_not_utf8_is_no_internal_error(encoding, args):
 HEAVY = {"sympy", "numpy", "rich", "mpmath"}
 
 WRAPPER = """
-import json, runpy, sys
+import json, os, runpy, sys
 heavy = set(json.loads(sys.argv[2]))
+os._exit = sys.exit  # gradcli's run() ends the process with os._exit: here the report comes first
 sys.argv = ["gradcli", *json.loads(sys.argv[1])]
 code = None
 try:
@@ -615,6 +616,23 @@ def test_a_reader_that_leaves_at_once_is_no_check_failure(args):
                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.stdout.strip() == "0", done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("args, code, size", [
+    (["trace", "-", "--at", "x=0.5,y=0.25"], 0, 100_000),  # a long table: more than a pipe holds
+    (["check", "-", "--at", "x=0.5,y=0.25", "--expect", "x=1000"], 1, 100),  # a status other than 0
+], ids=["trace", "check"])
+def test_a_process_ends_with_all_its_output_and_its_status(tmp_path, args, code, size):
+    """The process ends with os._exit (no interpreter finalization): the output is flushed first."""
+    program = "a0 = x\n" + "".join(f"a{k + 1} = sin(a{k})*x + a{k}*y\n" for k in range(2000))
+    with open(tmp_path / "out", "wb") as out:
+        done = subprocess.run([sys.executable, "-m", "gradcli", *args], input=program.encode(), stdout=out,
+                              stderr=subprocess.PIPE, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == code, done.stderr
+    in_process = run_cli(*args, input=program)
+    assert in_process.code == code
+    assert (tmp_path / "out").read_text(encoding="utf-8") == in_process.stdout
+    assert len(in_process.stdout) > size
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
