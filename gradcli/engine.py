@@ -93,6 +93,8 @@ def needs_gradient(graph: Graph) -> bytearray:
     """1 for nodes that depend on a variable or a named intermediate; partials into the others are
     never computed. A named intermediate counts even when its value is constant (`a = 2`): the
     user named it, so ∂f/∂a may be asked for (--wrt a)."""
+    if not graph.constants:  # every leaf is a variable, and every op has an input: all nodes depend on one
+        return bytearray(b"\x01") * len(graph.ops)
     needs = bytearray(len(graph.ops))
     for node in graph.variables.values():
         needs[node] = 1

@@ -269,6 +269,33 @@ def test_constant_subexpressions_are_never_differentiated():
     assert result.notes == []
 
 
+def depends_on_a_name(graph) -> list[int]:
+    """1 for each node with a variable or a named intermediate among itself and its ancestors,
+    found by a walk up from each node (quadratic, fine for small programs)."""
+    named = set(graph.intermediates.values())
+    flags = []
+    for node in range(len(graph.ops)):
+        stack, seen, found = [node], set(), False
+        while stack and not found:
+            j = stack.pop()
+            if j not in seen:
+                seen.add(j)
+                found = graph.is_variable(j) or j in named
+                stack.extend(graph.inputs[j])
+        flags.append(int(found))
+    return flags
+
+
+@pytest.mark.parametrize("source", [
+    *(random_program(seed)[0] for seed in SEEDS),
+    "x*y + sin(x)", "q = x; f = q*q", "x + y*exp(x)",  # no constants
+    "a = 2; f = a*x", "x^2 + x^(1+1)", "c = pi/4; f = sin(c*x) + sin(1)",  # constants, named or not
+])
+def test_the_nodes_that_need_a_gradient_are_those_that_depend_on_a_name(source):
+    graph = gradcli.parse(source)
+    assert list(gradcli.engine.needs_gradient(graph)) == depends_on_a_name(graph)
+
+
 # ----- size and depth: a million nodes, no recursion -----
 
 
