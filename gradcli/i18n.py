@@ -67,7 +67,9 @@ JAPANESE = {
     "a^b at a = 0: ∂/∂a = +inf for 0 < b < 1 (one-sided); ∂/∂b = 0 (0^b is 0 for b > 0, but 1 at b = 0)":
         "a = 0 での a^b: 0 < b < 1 なら ∂/∂a = +inf（片側微分）; ∂/∂b = 0（b > 0 では 0^b は 0、b = 0 では 1）",
     "sqrt'(0) = +inf (the one-sided derivative)": "sqrt'(0) = +inf（片側微分）",
-    "atan2 at (0, 0) is not differentiable: partials are nan": "atan2 は (0, 0) で微分できない: 偏微分は nan",
+    "atan2(y, x) jumps by 2π across y = 0 for x < 0: the partials there are those of either side (they agree); "
+    "at (0, 0) they are nan":
+        "atan2(y, x) は x < 0 で y = 0 をまたぐと 2π 跳ぶ: そこでの偏微分は両側のもの（一致する）; (0, 0) では nan",
     "relu'(0) = 0 (as PyTorch and micrograd)": "relu'(0) = 0（PyTorch や micrograd と同じ）",
     "abs'(0) = 0 (as PyTorch)": "abs'(0) = 0（PyTorch と同じ）",
     # ----- the op table's local-partial formulas that contain words (ops.Op.show) -----

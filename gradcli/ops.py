@@ -129,6 +129,13 @@ def _sigmoid(xp, a):
     return xp.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def _logistic_slope(xp, a):
+    # σ'(a) = σ(a)·(1 - σ(a)) = e/(1 + e)² with e = exp(-|a|): the textbook form cancels where
+    # σ(a) rounds to 1 (it gives 0 at a = 40, where the slope is 4.2e-18), this one does not.
+    e = xp.exp(-xp.abs(a))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
 def _softplus(xp, a):
     return xp.log1p(xp.exp(-xp.abs(a))) + xp.where(a > 0, a, 0.0)
 
@@ -201,6 +208,8 @@ def _reduce(combine):
 ADD_BP, MUL_BP, NEG_BP, POW_BP = (5, 6), (7, 8), 9, (12, 11)
 
 _TIE = "tie: the gradient is split evenly among the tied inputs (½ each for two)"
+_ATAN2_CUT = ("atan2(y, x) jumps by 2π across y = 0 for x < 0: the partials there are those of either side "
+              "(they agree); at (0, 0) they are nan")
 
 OPERATIONS = (
     # ----- arithmetic -----
@@ -298,13 +307,13 @@ OPERATIONS = (
        sympy=lambda sp, a: sp.tan(a)),
     Op("asin", 1, (Call(("asin",)),),
        forward=lambda xp, a: xp.asin(a),
-       partials=(lambda xp, out, a: xp.divide(1.0, xp.sqrt(1.0 - a * a)),),
+       partials=(lambda xp, out, a: xp.divide(1.0, xp.sqrt((1.0 - a) * (1.0 + a))),),  # no cancellation near ±1
        show=("1/sqrt(1 - a²)",),
        sympy=lambda sp, a: sp.asin(a),
        domain=_unit_interval_domain("asin")),
     Op("acos", 1, (Call(("acos",)),),
        forward=lambda xp, a: xp.acos(a),
-       partials=(lambda xp, out, a: -xp.divide(1.0, xp.sqrt(1.0 - a * a)),),
+       partials=(lambda xp, out, a: -xp.divide(1.0, xp.sqrt((1.0 - a) * (1.0 + a))),),
        show=("-1/sqrt(1 - a²)",),
        sympy=lambda sp, a: sp.acos(a),
        domain=_unit_interval_domain("acos")),
@@ -315,11 +324,12 @@ OPERATIONS = (
        sympy=lambda sp, a: sp.atan(a)),
     Op("atan2", 2, (Call(("atan2",)),),
        forward=lambda xp, a, b: xp.atan2(a, b),
-       partials=(lambda xp, out, a, b: xp.divide(b, a * a + b * b),
-                 lambda xp, out, a, b: xp.divide(-a, a * a + b * b)),
+       # (b/h)/h with h = hypot(a, b): a² + b² would overflow or underflow far sooner
+       partials=(lambda xp, out, a, b: xp.divide(xp.divide(b, xp.hypot(a, b)), xp.hypot(a, b)),
+                 lambda xp, out, a, b: xp.divide(xp.divide(-a, xp.hypot(a, b)), xp.hypot(a, b))),
        show=("b/(a² + b²)", "-a/(a² + b²)"),
        sympy=lambda sp, a, b: sp.atan2(a, b),
-       kink=Kink(lambda a, b: a == 0 and b == 0, "atan2 at (0, 0) is not differentiable: partials are nan")),
+       kink=Kink(lambda a, b: a == 0 and b <= 0, _ATAN2_CUT)),
     Op("sinh", 1, (Call(("sinh",)),),
        forward=lambda xp, a: xp.sinh(a),
        partials=(lambda xp, out, a: xp.cosh(a),),
@@ -332,13 +342,13 @@ OPERATIONS = (
        sympy=lambda sp, a: sp.cosh(a)),
     Op("tanh", 1, (Call(("tanh",)),),
        forward=lambda xp, a: xp.tanh(a),
-       partials=(lambda xp, out, a: 1.0 - out * out,),
+       partials=(lambda xp, out, a: 4.0 * _logistic_slope(xp, 2.0 * a),),  # sech²(a), exact where tanh(a) rounds to ±1
        show=("1 - tanh(a)²",),
        sympy=lambda sp, a: sp.tanh(a)),
     # ----- activations -----
     Op("sigmoid", 1, (Call(("sigmoid",)),),
        forward=_sigmoid,
-       partials=(lambda xp, out, a: out * (1.0 - out),),
+       partials=(lambda xp, out, a: _logistic_slope(xp, a),),
        show=("σ(a)·(1 - σ(a))",),
        sympy=lambda sp, a: 1 / (1 + sp.exp(-a))),
     Op("relu", 1, (Call(("relu",)),),

@@ -103,12 +103,13 @@ def where(condition, if_true: float, if_false: float) -> float:
     return if_true if condition else if_false
 
 
+# As NumPy's: nan if either is nan, and b when they are equal (so max(-0.0, 0.0) is 0.0).
 def maximum(a: float, b: float) -> float:
-    return a if a >= b else b
+    return a if a > b or a != a else b
 
 
 def minimum(a: float, b: float) -> float:
-    return a if a <= b else b
+    return a if a < b or a != a else b
 
 
 def _periodic(f):
@@ -129,5 +130,6 @@ cos = _periodic(math.cos)
 tan = _periodic(math.tan)
 atan = math.atan
 atan2 = math.atan2
+hypot = math.hypot
 tanh = math.tanh
 abs = math.fabs  # noqa: A001 - NumPy's name

@@ -101,7 +101,7 @@ def sympy_expression(op, arity):
 
 
 def sympy_number(expression, point) -> float:
-    substitutions = {SYMBOLS[k]: sp.Float(repr(v), 40) for k, v in enumerate(point)}
+    substitutions = {SYMBOLS[k]: sp.Float(v, 40) for k, v in enumerate(point)}  # the double itself, exactly
     value = sp.N(expression.subs(substitutions), 30)
     assert value.is_real, (expression, point, value)
     return float(value)
@@ -149,6 +149,25 @@ def test_forward_matches_sympy(op, point):
     got = forward(op, point)
     assert isinstance(got, float)
     assert got == pytest.approx(expected, rel=1e-14, abs=1e-300), (op.name, point, got, expected)
+
+
+# Where a textbook formula cancels or overflows: σ(a)·(1 - σ(a)) is 0 at a = 40, 1 - tanh(a)² at
+# a = 20, a² + b² overflows at 1e200 and underflows at 1e-200, 1 - a² loses digits near a = 1.
+EXTREMES = [
+    ("sigmoid", (40.0,)), ("sigmoid", (36.0,)), ("sigmoid", (20.0,)), ("sigmoid", (-40.0,)),
+    ("tanh", (20.0,)), ("tanh", (-20.0,)), ("tanh", (10.0,)),
+    ("atan2", (1e-200, 1e-200)), ("atan2", (1e200, 1e200)), ("atan2", (-3e-200, 1e-200)),
+    ("asin", (0.99999999,)), ("acos", (-0.99999999,)),
+]
+
+
+@pytest.mark.parametrize("name, point", EXTREMES, ids=str)
+def test_partials_keep_their_digits_at_extreme_arguments(name, point):
+    op = FUNCTIONS[name][len(point)]
+    expression = sympy_expression(op, len(point))
+    for slot in range(len(point)):
+        expected = sympy_number(sp.diff(expression, SYMBOLS[slot]), point)
+        assert partial(op, point, slot) == pytest.approx(expected, rel=1e-14, abs=0), slot
 
 
 @pytest.mark.parametrize("point", NEGATIVE_BASE, ids=repr)
@@ -282,6 +301,28 @@ def test_sqrt_at_zero_is_plus_infinity():
     result = gradcli.grad("sqrt(x)", x=0.0)
     assert result.value == 0.0 and result.gradient == {"x": math.inf}
     assert any("sqrt'(0) = +inf" in note.message for note in result.notes)
+
+
+def test_atan2_across_the_negative_x_axis_is_flagged_with_the_partials_of_either_side():
+    """atan2(±0, -1) is ±π: a jump, so a warning; the slope is the same on both sides."""
+    op = OPS["atan2"]
+    above, below = (lambda y: forward(op, (y, -1.0))), (lambda y: -forward(op, (-y, -1.0)))
+    slopes = [one_sided(above, 0.0, +1), one_sided(below, 0.0, +1)]
+    result = gradcli.grad("atan2(y, x)", y=0.0, x=-1.0)
+    assert result.gradient["y"] == pytest.approx(slopes[0], rel=1e-6) == pytest.approx(slopes[1], rel=1e-6)
+    assert result.gradient["x"] == 0.0
+    assert any("jumps by 2π" in note.message for note in result.notes)
+    assert gradcli.grad("atan2(y, x)", y=1e-300, x=-1.0).notes == []  # off the axis: smooth
+
+
+@pytest.mark.parametrize("a, b", [(-0.0, 0.0), (0.0, -0.0), (math.nan, 1.0), (1.0, math.nan), (2.0, 3.0), (3.0, 2.0)])
+def test_scalar_max_and_min_are_numpys_even_for_signed_zeros_and_nan(a, b):
+    """So a batch row (NumPy) equals the single point (gradcli.scalar) to the bit."""
+    np = pytest.importorskip("numpy")
+    for ours, theirs in ((scalar.maximum, np.maximum), (scalar.minimum, np.minimum)):
+        expected = float(theirs(a, b))
+        got = ours(a, b)
+        assert repr(got) == repr(expected) and math.copysign(1, got) == math.copysign(1, expected)
 
 
 def test_the_kink_predicates_are_false_away_from_the_kinks():

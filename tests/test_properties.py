@@ -981,13 +981,14 @@ def test_10_max_and_min_split_the_gradient_evenly_among_tied_inputs(data, op, m)
     ("x^y", {"x": 0.0, "y": 0.0}, {"x": 0.0, "y": 0.0}, "0^b is 0 for b > 0, but 1 at b = 0"),  # a jump in y
     ("x^y", {"x": -2.0, "y": 2.0}, {"x": -4.0, "y": math.nan}, "infinite or undefined"),
     ("x^y", {"x": -2.0, "y": 3.0}, {"x": 12.0, "y": math.nan}, "infinite or undefined"),
-    ("atan2(x, y)", {"x": 0.0, "y": 0.0}, {"x": math.nan, "y": math.nan}, "atan2 at (0, 0)"),
+    ("atan2(x, y)", {"x": 0.0, "y": 0.0}, {"x": math.nan, "y": math.nan}, "at (0, 0) they are nan"),
+    ("atan2(x, y)", {"x": 0.0, "y": -2.0}, {"x": -0.5, "y": 0.0}, "jumps by 2π"),
     ("relu(x)", {"x": 0.0}, {"x": 0.0}, "relu'(0) = 0"),
     ("abs(x)", {"x": 0.0}, {"x": 0.0}, "abs'(0) = 0"),
     ("max(x, y)", {"x": 1.0, "y": 1.0}, {"x": 0.5, "y": 0.5}, "½ each for two"),
     ("min(x, y, z)", {"x": 1.0, "y": 1.0, "z": 1.0}, {"x": 1 / 3, "y": 1 / 3, "z": 1 / 3}, "split evenly"),
 ], ids=["sqrt", "power-half", "power-quarter", "power-exponent-at-0", "power-zero-to-zero", "power-exponent-negative-base",
-        "power-odd-negative-base", "atan2-origin", "relu", "abs", "max-tie", "min-three-way-tie"])
+        "power-odd-negative-base", "atan2-origin", "atan2-cut", "relu", "abs", "max-tie", "min-three-way-tie"])
 def test_10_each_documented_convention(source, at, expected, warning):
     result, run = kink_run(source, at)
     document = run.json()
