@@ -164,6 +164,15 @@ def _names(text: str | None) -> list[str] | None:
     return names
 
 
+def _translator(lang: str | None):
+    """The trace's translator for --lang or GRADCLI_LANG (warning about a language it does not know)."""
+    from .i18n import language, translator
+
+    chosen, warning = language(lang)
+    _warn([warning] if warning else [])
+    return translator(chosen)
+
+
 def _warn(messages: list[str]) -> None:
     for message in messages:
         _write_stderr(f"gradcli: warning: {message}")
@@ -187,7 +196,7 @@ def program_options(command=None, *, precision: int = 12, json_option: bool = Tr
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout."),
         click.option("--precision", type=click.IntRange(1, 17), default=precision, show_default=True,
                      help="Significant digits in human output."),
-        click.option("--cse", is_flag=True, help="Merge identical subexpressions before differentiating."),
+        click.option("--cse", is_flag=True, help="Merge identical subexpressions first (one node each)."),
     ]
     if not json_option:
         del decorators[3]
@@ -269,10 +278,9 @@ def _trace_printer(result, precision, max_rows, lang):
             from .trace import trace_object
 
             return trace_object(trace)
-        from .i18n import language, translator
         from .render.trace import trace_view
 
-        view = trace_view(trace, translator(language(lang)), precision, max_rows, console.width, gradient=False)
+        view = trace_view(trace, _translator(lang), precision, max_rows, console.width, gradient=False)
         console.print(view)
         console.print()
         return None
@@ -422,13 +430,12 @@ def trace_command(expression, points, path, as_json, precision, cse, max_rows, l
     result = differentiate(graph, _merge_points(points), record=True)
     if as_json:  # the same object as `grad --trace --json`
         return _report(result, None, True, precision, trace=_trace_printer(result, precision, max_rows, lang))
-    from .i18n import language, translator
     from .render.trace import trace_view
     from .trace import build_trace
 
     _warn(all_warnings(result))
     console = _console()
-    console.print(trace_view(build_trace(result), translator(language(lang)), precision, max_rows, console.width))
+    console.print(trace_view(build_trace(result), _translator(lang), precision, max_rows, console.width))
     return ExitStatus.OK
 
 
@@ -596,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(status or 0) if isinstance(status, int) else 0
     except GradcliError as error:
         if show_traceback:
-            raise
+            _print_traceback()
         from .report import format_error
 
         _write_stderr(format_error(error))
@@ -605,8 +612,11 @@ def main(argv: list[str] | None = None) -> int:
         return done.exit_code
     except click.ClickException as error:
         if isinstance(error, click.NoSuchOption) and _takes_a_program(error.ctx) and error.option_name[1] != "-":
+            import shlex
+
+            program = next((word for word in argv if word.startswith(error.option_name)), error.option_name)
             error.message += (f" A program that starts with '-' goes last, after '--', with the options before it: "
-                              f"gradcli {error.ctx.info_name} --at x=3 -- '-x^2'")
+                              f"gradcli {error.ctx.info_name} --at ... -- {shlex.quote(program)}")
         error.show()
         return ExitStatus.BAD_INPUT if error.exit_code == 2 else error.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
@@ -632,12 +642,20 @@ def main(argv: list[str] | None = None) -> int:
         return ExitStatus.BAD_INPUT
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a bare traceback
         if show_traceback:
-            raise
-        _write_stderr(f"gradcli: internal error: {type(error).__name__}: {error} (run with --traceback for details)")
+            _print_traceback()
+        _write_stderr(f"gradcli: internal error: {type(error).__name__}: {error} (for the details, run it again "
+                      f"with --traceback before the command: gradcli --traceback grad ...)")
         return ExitStatus.INTERNAL
     finally:
         if previous_handler is not None:
             signal.signal(signal.SIGINT, previous_handler)
+
+
+def _print_traceback() -> None:
+    """--traceback: the Python traceback of the error being handled, then the usual message and exit code."""
+    import traceback
+
+    traceback.print_exc()
 
 
 def run() -> None:

@@ -81,10 +81,20 @@ JAPANESE = {
 }
 
 
-def language(option: str | None) -> str:
-    """The language asked for: --lang, else GRADCLI_LANG (`ja`, `ja_JP.UTF-8`, ...), else English."""
-    chosen = option or os.environ.get("GRADCLI_LANG", "")
-    return "ja" if chosen.lower().startswith("ja") else "en"
+def language(option: str | None) -> tuple[str, str | None]:
+    """The language asked for: --lang, else GRADCLI_LANG (`ja`, `ja_JP.UTF-8`, ...), else English.
+
+    Also a warning when GRADCLI_LANG names a language gradcli does not speak, so that a typo
+    (or GRADCLI_LANG=$LANG in France) does not pass unnoticed.
+    """
+    if option:
+        return option.lower(), None
+    chosen = os.environ.get("GRADCLI_LANG", "")
+    if chosen.lower().startswith("ja"):
+        return "ja", None
+    if chosen and not chosen.lower().startswith(("en", "c.", "posix")) and chosen.lower() != "c":
+        return "en", f"GRADCLI_LANG={chosen} is not a language of gradcli's traces (en, ja): they are in English"
+    return "en", None
 
 
 def translator(lang: str) -> Callable[[str], str]:

@@ -166,7 +166,7 @@ CASES = [
     Case("terminal-escape-in-program", grad("x + \x1b[31m", "--at", "x=1"), BAD, "unexpected character U+001B"),
     # ----- usage -----
     Case("program-starting-with-minus", ["grad", "-log(p)", "--at", "p=0.5"], BAD,
-         "goes last, after '--', with the options before it: gradcli grad --at x=3 -- '-x^2'"),
+         "goes last, after '--', with the options before it: gradcli grad --at ... -- '-log(p)'"),
     Case("unknown-option", ["grad", "x", "--frobnicate"], BAD, "No such option"),
     Case("precision-out-of-range", ["grad", "x", "--at", "x=1", "--precision", "0"], BAD, "--precision"),
     Case("program-twice", ["grad", "x", "--file", "p.grad"], BAD, "either as EXPR or with --file, not both"),

@@ -106,8 +106,20 @@ def test_exit_70_on_an_internal_error_without_a_traceback(monkeypatch):
     run = cli("grad", CIRCUIT, "--at", CIRCUIT_AT)
     assert run.code == ExitStatus.INTERNAL == 70
     assert "internal error: RuntimeError: planted fault" in run.stderr
-    with pytest.raises(RuntimeError, match="planted fault"):  # --traceback lets it through, for debugging
-        run_cli("--traceback", "grad", CIRCUIT, "--at", CIRCUIT_AT)
+    assert "gradcli --traceback grad" in run.stderr  # where the option goes
+    debugging = run_cli("--traceback", "grad", CIRCUIT, "--at", CIRCUIT_AT)
+    assert debugging.code == 70
+    assert "Traceback (most recent call last)" in debugging.stderr and "planted fault" in debugging.stderr
+
+
+@pytest.mark.parametrize("args, code", [
+    (["grad", "log(x)", "--at", "x=-1"], 3),
+    (["grad", "x +", "--at", "x=1"], 2),
+])
+def test_traceback_keeps_the_exit_code(args, code):
+    run = run_cli("--traceback", *args)
+    assert run.code == code
+    assert "Traceback (most recent call last)" in run.stderr and "gradcli: error:" in run.stderr
 
 
 # ----- error messages: one message, the line, a caret under the column -----

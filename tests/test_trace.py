@@ -495,6 +495,14 @@ def test_japanese_headings_with_lang_and_with_the_environment():
     assert "Forward pass" in english.stdout and "順伝播" not in english.stdout
 
 
+@pytest.mark.parametrize("setting, warned", [("fr_FR.UTF-8", True), ("jp", True), ("en_GB.UTF-8", False),
+                                             ("C.UTF-8", False), ("", False)])
+def test_a_language_the_trace_does_not_speak_is_english_with_a_warning(setting, warned):
+    run = run_cli("trace", "x*y", "--at", "x=2,y=3", env={"GRADCLI_LANG": setting})
+    assert run.code == 0 and "Forward pass" in run.stdout
+    assert ("GRADCLI_LANG" in run.stderr) == warned, run.stderr
+
+
 def test_every_text_of_the_op_table_that_a_trace_shows_has_a_japanese_translation():
     from gradcli.i18n import JAPANESE
     from gradcli.ops import OPERATIONS
