@@ -89,12 +89,18 @@ def bind(graph: Graph, at: Mapping[str, float]) -> tuple[dict[str, float], list[
     return point, warnings
 
 
-def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False) -> Result:
-    """Value and reverse-mode gradient of a parsed program at a point."""
+def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False,
+                  wrt: list[str] | None = None) -> Result:
+    """Value and reverse-mode gradient of a parsed program at a point.
+
+    `wrt` names the partials that will be shown (default: every variable's), so that the
+    notes about undefined partials are about those.
+    """
+    reported = None if wrt is None else [node_named(graph, name) for name in wrt]
     point, warnings = bind(graph, at)
     values = forward(graph, leaf_values(graph, point))
     check_finite(graph, values)
-    grads, edges, notes = backward(graph, values, record=record)
+    grads, edges, notes = backward(graph, values, record=record, reported=reported)
     return Result(graph, point, values, grads, edges, notes, warnings)
 
 

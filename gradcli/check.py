@@ -331,7 +331,7 @@ def symbolic_derivatives(graph: Graph, wrt: list[str] | None = None, at: dict | 
     """Each ∂f/∂name as a simplified SymPy formula (and its value at `at`), under a time limit."""
     names = wrt if wrt is not None else list(graph.variables)
     nodes = {name: resolve_node(graph, name) for name in names}
-    result = differentiate(graph, at) if at is not None else None
+    result = differentiate(graph, at, wrt=names) if at is not None else None
     guard = whole_guard(graph)
     if guard is not None:
         raise LimitError(f"too big for a symbolic derivative: {guard}; `gradcli grad` gives the numbers")

@@ -369,7 +369,7 @@ def cli(traceback: bool) -> None:
 def grad(expression, points, path, as_json, precision, cse, wrt, points_path, output_format, quiet,
          run_check, show_trace, rtol, atol, check_timeout, max_rows, lang):
     """Value and gradient of EXPR at a point (reverse-mode AD)."""
-    from .api import differentiate, node_named
+    from .api import differentiate
     from .parse import parse
 
     if run_check and points_path is not None:
@@ -383,10 +383,8 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
     if points_path is not None or output_format is not None:
         return _grad_points(expression, path, cse, points, wrt, points_path, output_format, as_json, quiet)
     graph = parse(_read_program(expression, path), cse=cse)
-    result = differentiate(graph, _merge_points(points), record=show_trace or run_check)
     wrt_names = _names(wrt)
-    for name in wrt_names or ():
-        node_named(graph, name)
+    result = differentiate(graph, _merge_points(points), record=show_trace or run_check, wrt=wrt_names)
     trace = None
     if show_trace:
         explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT

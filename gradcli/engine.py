@@ -118,11 +118,14 @@ def needs_gradient(graph: Graph) -> bytearray:
     return needs
 
 
-def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes: bool = True):
+def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes: bool = True,
+             reported: list[int] | None = None):
     """Reverse sweep: adjoints of every node (∂output/∂node), plus edges and notes if asked.
 
     Returns (grads, edges, notes). Only nodes that reach the output and inputs that depend on
     a variable are visited, so x^2 at x = -3 never evaluates ln(-3) for the constant exponent.
+    `reported` are the nodes whose gradients the caller shows (default: the variables): notes
+    about infinite or undefined partials concern those alone.
     """
     n = len(graph.ops)
     grads: list = [0.0] * n
@@ -132,7 +135,7 @@ def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes:
     live[graph.output] = needs[graph.output]
     edges: list[Edge] = []
     _sweep(graph, values, grads, needs, live, xp, edges if record else None)
-    found = diagnose(graph, values, grads, live, xp) if notes else []
+    found = diagnose(graph, values, grads, needs, live, reported, xp) if notes else []
     return grads, edges, found
 
 
@@ -193,28 +196,31 @@ def _sweep(graph: Graph, values: list, grads: list, needs: bytearray, live: byte
                         edges.append(Edge(node, slot, j, upstream, local, contribution))
 
 
-def diagnose(graph: Graph, values: list, grads: list, live: bytearray, xp=scalar) -> list[Note]:
-    """Notes for the nodes the sweep went through at a kink or with an infinite/undefined partial.
+def diagnose(graph: Graph, values: list, grads: list, needs: bytearray, live: bytearray,
+             reported: list[int] | None = None, xp=scalar) -> list[Note]:
+    """Notes for the nodes the sweep took a partial at, at a kink or with an infinite/undefined partial.
 
     A separate pass, so the sweep itself stays lean: it visits only ops with a declared kink,
-    and looks for non-finite partials only when some variable's gradient came out non-finite.
+    and looks for non-finite partials only when a reported gradient came out non-finite.
     """
     ops = graph.ops
     inputs = graph.inputs
-    # Only what is reported by default counts: a constant named by the user (`p = 2` in x^p at
-    # x = -3) may have an undefined gradient that no one asked for.
-    any_nonfinite = not all(isfinite(grads[node]) for node in graph.variables.values())
+    # Only what is reported counts: a constant named by the user (`p = 2` in x^p at x = -3) has an
+    # undefined gradient that no one asked for, unless --wrt p asks.
+    reported = graph.variables.values() if reported is None else reported
+    any_nonfinite = not all(isfinite(grads[node]) for node in reported)
     if not any_nonfinite and not any(op is not None and op.kink is not None for op in set(ops)):
         return []  # nothing to look at: the common case, decided from the distinct ops alone
     found: list[Note] = []
     for node, op in enumerate(ops):
         if op is None or not live[node] or (op.kink is None and not any_nonfinite):
             continue
+        slots = [slot for slot, j in enumerate(inputs[node]) if needs[j]]
+        if not slots:  # every input is a constant (`a = relu(0)`): no partial is taken here
+            continue
         arguments = [values[j] for j in inputs[node]]
         if op.kink is not None and op.kink.at(*arguments):
             found.append(Note(node, "kink", KINK_NOTE.format(op=op.symbol, convention=op.kink.convention)))
-        elif any_nonfinite and not all(
-            isfinite(op.local(xp, slot, values[node], arguments)) for slot in range(len(arguments))
-        ):
+        elif any_nonfinite and not all(isfinite(op.local(xp, slot, values[node], arguments)) for slot in slots):
             found.append(Note(node, "nonfinite", NONFINITE_NOTE.format(op=op.symbol)))
     return found

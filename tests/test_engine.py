@@ -269,6 +269,22 @@ def test_constant_subexpressions_are_never_differentiated():
     assert result.notes == []
 
 
+@pytest.mark.parametrize("source, at, wrt, warned", [
+    ("p = 2; f = x^p", {"x": -3.0}, ["p"], True),  # asked for: ∂f/∂p = x^p·ln x is undefined at x < 0
+    ("p = 2; f = x^p", {"x": -3.0}, None, False),  # not asked for: only ∂f/∂x is shown
+    ("x^y", {"x": -3.0, "y": 2.0}, ["x"], False),  # ∂f/∂y is undefined, but only ∂f/∂x is shown
+    ("x^y", {"x": -3.0, "y": 2.0}, None, True),
+    ("a = relu(0); f = a*x", {"x": 2.0}, ["a", "x"], False),  # a kink at a constant: no partial taken there
+    ("a = relu(x); f = a*x", {"x": 0.0}, ["a", "x"], True),
+])
+def test_notes_concern_the_partials_shown_and_taken(source, at, wrt, warned):
+    result = gradcli.differentiate(gradcli.parse(source), at, wrt=wrt)
+    assert bool(result.notes) == warned, result.notes
+    arguments = ["grad", source, "--at", ",".join(f"{k}={v}" for k, v in at.items()), "--json"]
+    document = run_cli(*arguments, *(["--wrt", ",".join(wrt)] if wrt else [])).json()
+    assert bool(document["warnings"]) == warned
+
+
 def depends_on_a_name(graph) -> list[int]:
     """1 for each node with a variable or a named intermediate among itself and its ancestors,
     found by a walk up from each node (quadratic, fine for small programs)."""
