@@ -326,7 +326,10 @@ class CsvPoints:
             try:
                 if len(record) != width:
                     raise ValueError
-                builder.add(reader.line_num, [float(record[k]) for k in index])
+                cells = [record[k] for k in index]
+                if not _plain_numbers("".join(cells)):
+                    raise ValueError
+                builder.add(reader.line_num, list(map(float, cells)))
             except ValueError:
                 raw = [record[k] if k < len(record) else None for k in index]
                 builder.add_error(reader.line_num, _csv_row_problem(record, width, index, columns), raw)
@@ -352,10 +355,18 @@ def _csv_row_problem(record: list[str], width: int, index: list[int], columns: t
         if not text:
             return f"no value for {name}"
         try:
+            if not _plain_numbers(text):
+                raise ValueError
             float(text)
         except ValueError:
             return f"the value of {name} must be a number, not {text!r}"
     raise AssertionError("a row that failed to convert has a bad cell")
+
+
+def _plain_numbers(text: str) -> bool:
+    """Cells that float() may read as --at would: Python's float() also takes `1_000` and
+    digits of other scripts (`١٢`), which gradcli's own number syntax refuses."""
+    return "_" not in text and text.isascii()
 
 
 class JsonLinesPoints:

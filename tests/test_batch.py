@@ -280,6 +280,15 @@ def test_malformed_csv_rows_error_alone_and_exit_2(cli):
     assert "5 of 7 points" in run.stderr and "5 with unusable input" in run.stderr
 
 
+@pytest.mark.parametrize("cell", ["1_0", "١٢"])
+def test_a_csv_cell_is_a_number_only_if_at_would_take_it(cli, cell):
+    """Python's float() reads `1_0` as 10 and other scripts' digits; --at refuses them, and so does a row."""
+    assert cli("grad", "x*y", "--at", f"x={cell},y=2").code == ExitStatus.BAD_INPUT
+    run = cli_points(cli, "x*y", f"x,y\n{cell},2\n3,4\n")
+    assert run.code == ExitStatus.BAD_INPUT
+    assert [row["error"] for row in read_csv(run.stdout)] == [f"the value of x must be a number, not {cell!r}", ""]
+
+
 def test_malformed_json_lines_error_alone_and_exit_2(cli):
     text = '{"x": 1, "y": 2}\n[1, 2]\n{"x": "3", "y": 1}\n{"y": 1}\nnot json\n{"x": true, "y": 1}\n\n{"x": 2, "y": 2}\n'
     run = cli_points(cli, "x*y", text, "--format", "jsonl")
