@@ -30,13 +30,14 @@ class Edge(NamedTuple):
 # translates the same templates (gradcli.i18n) before filling them in.
 KINK_NOTE = "{op} is not differentiable here; convention: {convention}"
 NONFINITE_NOTE = "a local partial of {op} is infinite or undefined here (or too large for a double)"
+OVERFLOW_NOTE = "the gradient overflows a double: every local partial on the way is finite, but their product is not"
 
 
 class Note(NamedTuple):
     """Something a user should know about a result (a kink, an infinite partial)."""
 
     node: int
-    kind: str  # "kink" or "nonfinite"
+    kind: str  # "kink", "nonfinite" (a partial), or "overflow" (a gradient, from finite partials)
     message: str
 
 
@@ -223,4 +224,6 @@ def diagnose(graph: Graph, values: list, grads: list, needs: bytearray, live: by
             found.append(Note(node, "kink", KINK_NOTE.format(op=op.symbol, convention=op.kink.convention)))
         elif any_nonfinite and not all(isfinite(op.local(xp, slot, values[node], arguments)) for slot in slots):
             found.append(Note(node, "nonfinite", NONFINITE_NOTE.format(op=op.symbol)))
+    if any_nonfinite and not any(note.kind == "nonfinite" for note in found):
+        found.extend(Note(node, "overflow", OVERFLOW_NOTE) for node in reported if not isfinite(grads[node]))
     return found

@@ -53,6 +53,8 @@ JAPANESE = {
     "{op} is not differentiable here; convention: {convention}": "{op} はこの点で微分できない。規約: {convention}",
     "a local partial of {op} is infinite or undefined here (or too large for a double)":
         "{op} の局所的な微分がこの点で無限大か未定義（または倍精度で表せないほど大きい）",
+    "the gradient overflows a double: every local partial on the way is finite, but their product is not":
+        "勾配が倍精度で表せないほど大きい: 途中の局所的な微分はどれも有限だが、その積はそうでない",
     # ----- the op table's gate patterns (ops.Op.gate) -----
     "add gate: distributes the gradient unchanged to every input": "加算ノード: 上流の勾配をそのまま各入力へ流す",
     "mul gate: swaps the inputs, each gets upstream × the other":

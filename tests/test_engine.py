@@ -276,6 +276,8 @@ def test_constant_subexpressions_are_never_differentiated():
     ("x^y", {"x": -3.0, "y": 2.0}, None, True),
     ("a = relu(0); f = a*x", {"x": 2.0}, ["a", "x"], False),  # a kink at a constant: no partial taken there
     ("a = relu(x); f = a*x", {"x": 0.0}, ["a", "x"], True),
+    ("1e200*(1e200*x)", {"x": 1e-300}, None, True),  # finite partials whose product overflows
+    ("1e100*(1e100*x)", {"x": 1e-300}, None, False),
 ])
 def test_notes_concern_the_partials_shown_and_taken(source, at, wrt, warned):
     result = gradcli.differentiate(gradcli.parse(source), at, wrt=wrt)
@@ -283,6 +285,13 @@ def test_notes_concern_the_partials_shown_and_taken(source, at, wrt, warned):
     arguments = ["grad", source, "--at", ",".join(f"{k}={v}" for k, v in at.items()), "--json"]
     document = run_cli(*arguments, *(["--wrt", ",".join(wrt)] if wrt else [])).json()
     assert bool(document["warnings"]) == warned
+
+
+def test_a_gradient_that_overflows_from_finite_partials_is_named():
+    result = gradcli.grad("1e200*(1e200*x) + y", x=1e-300, y=1.0)
+    assert result.gradient == {"x": math.inf, "y": 1.0}
+    assert [(result.graph.names[note.node], note.kind) for note in result.notes] == [("x", "overflow")]
+    assert "x: the gradient overflows a double" in run_cli("grad", "1e200*(1e200*x) + y", "--at", "x=1e-300,y=1").stderr
 
 
 def depends_on_a_name(graph) -> list[int]:

@@ -32,7 +32,9 @@ def notes_text(result: Result) -> list[str]:
         return []
     graph = result.graph
     labels = graph.labels()
-    return [f"{labels[note.node]} = {graph.formula(note.node, labels)}: {note.message}" for note in result.notes]
+    return [f"{labels[note.node]} = {graph.formula(note.node, labels)}: {note.message}"
+            if graph.ops[note.node] is not None else f"{labels[note.node]}: {note.message}"  # a variable's own note
+            for note in result.notes]
 
 
 def dumps(document: dict) -> str:

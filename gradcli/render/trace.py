@@ -18,7 +18,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from ..engine import KINK_NOTE, NONFINITE_NOTE
+from ..engine import KINK_NOTE, NONFINITE_NOTE, OVERFLOW_NOTE
 from ..numbers import fmt
 from ..trace import Trace, local_formula, program_title
 
@@ -236,6 +236,8 @@ def forward_view(trace: Trace, t: Callable[[str], str], precision: int, max_rows
 
 def _note_text(trace: Trace, node: int, kind: str, t: Callable[[str], str]) -> str:
     op = trace.graph.ops[node]
+    if kind == "overflow":
+        return t(OVERFLOW_NOTE)
     if kind == "kink" and op.kink is not None:
         return t(KINK_NOTE).format(op=op.symbol, convention=t(op.kink.convention))
     return t(NONFINITE_NOTE).format(op=op.symbol)
