@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from . import engine
 from .api import bind, node_named
-from .errors import BindingError, ExitStatus
+from .errors import BindingError, ExitStatus, standard_input
 from .graph import Graph
 from .numbers import json_number
 from .parse import normalize, parse
@@ -599,7 +599,7 @@ def run_points(graph: Graph, fixed: Mapping[str, float], source: str, output_for
         finally:
             progress.close()
     finally:
-        if stream is not sys.stdin.buffer:
+        if source != "-":
             stream.close()
     if not failures:
         return ExitStatus.OK
@@ -609,7 +609,7 @@ def run_points(graph: Graph, fixed: Mapping[str, float], source: str, output_for
 
 def _open(source: str):
     if source == "-":
-        return sys.stdin.buffer, None
+        return standard_input(), None
     try:
         stream = open(source, "rb")  # noqa: SIM115 - closed by run_points
     except OSError as error:

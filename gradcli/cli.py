@@ -16,7 +16,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .errors import BindingError, ExitStatus, GradcliError, LimitError
+from .errors import BindingError, ExitStatus, GradcliError, LimitError, standard_input
 from .parse import MAX_SOURCE_CHARS, normalize
 
 _IDENTIFIER = re.compile(r"[^\W\d]\w*")
@@ -140,7 +140,7 @@ def _read_program(expression: str | None, path: str | None) -> str:
     else:
         try:
             if path is None or path == "-":
-                data = sys.stdin.buffer.read(4 * MAX_SOURCE_CHARS + 1)
+                data = standard_input().read(4 * MAX_SOURCE_CHARS + 1)
             else:
                 with open(path, "rb") as stream:
                     data = stream.read(4 * MAX_SOURCE_CHARS + 1)
@@ -179,8 +179,15 @@ def _warn(messages: list[str]) -> None:
 
 
 def _write_stderr(text: str) -> None:
+    """A line on stderr, if stderr can take it: when it cannot (closed, a full disk), the exit
+    code still says what happened, and a failed warning must not change it."""
+    if sys.stderr is None:
+        return
     encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
-    click.echo(text.encode(encoding, "backslashreplace").decode(encoding), err=True)
+    try:
+        click.echo(text.encode(encoding, "backslashreplace").decode(encoding), err=True)
+    except OSError:
+        pass
 
 
 def program_options(command=None, *, precision: int = 12, json_option: bool = True):
@@ -588,6 +595,9 @@ def _escape_what_the_console_cannot_encode() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; map every outcome to a documented exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    if sys.stdout is None:  # started with standard output closed (`>&-`): nowhere to put a result
+        _write_stderr("gradcli: error: cannot write the output: standard output is closed")
+        return ExitStatus.IO_ERROR
     _escape_what_the_console_cannot_encode()
     # `gradcli --traceback grad ...`: a group option, so before the command (not in a program text)
     show_traceback = "--traceback" in itertools.takewhile(lambda word: word.startswith("-"), argv)
@@ -662,12 +672,17 @@ def run() -> None:
     os._exit skips the interpreter's finalization, which frees every object one by one and
     costs a tenth of a small command's time (start-up is part of the product). Nothing is lost:
     gradcli registers no exit handler, the SymPy child has been joined, and the output is
-    flushed here; if that flush fails, the process ends the ordinary way.
+    flushed here.
     """
     status = main()
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:
-        sys.exit(status)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # main() has flushed it (or pointed it at /dev/null): nothing should be left
+    except (OSError, ValueError):
+        status = status or ExitStatus.IO_ERROR
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # as in _write_stderr: the exit code says what happened
     os._exit(status)

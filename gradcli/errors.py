@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 
 
@@ -45,3 +46,10 @@ class MathError(GradcliError):
     """The program has no real value at the given point (log of a negative, 1/0, overflow)."""
 
     exit_status = ExitStatus.MATH_ERROR
+
+
+def standard_input():
+    """The binary standard input; BindingError if the process was started with it closed (`<&-`)."""
+    if sys.stdin is None:
+        raise BindingError("cannot read standard input: it is closed")
+    return sys.stdin.buffer

@@ -647,6 +647,37 @@ def test_a_process_ends_with_all_its_output_and_its_status(tmp_path, args, code,
     assert len(in_process.stdout) > size
 
 
+def with_redirection(arguments: list[str], redirection: str) -> subprocess.CompletedProcess:
+    """`python -m gradcli ARGUMENTS REDIRECTION` run by bash (for `>&-`, `<&-`, `2>/dev/full`)."""
+    command = " ".join(shlex.quote(word) for word in [sys.executable, "-m", "gradcli", *arguments])
+    return subprocess.run(["bash", "-c", f"{command} {redirection}"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_a_closed_stdout_is_an_io_error_and_a_closed_stdin_bad_input():
+    closed_output = with_redirection(["grad", CIRCUIT, "--at", CIRCUIT_AT, "--json"], ">&-")
+    assert (closed_output.returncode, closed_output.stderr) == (
+        74, "gradcli: error: cannot write the output: standard output is closed\n")
+    for arguments in (["grad", "-", "--at", "x=1"], ["grad", "x", "--points", "-"]):
+        closed_input = with_redirection(arguments, "<&-")
+        assert (closed_input.returncode, closed_input.stderr) == (2, "gradcli: error: cannot read standard input: "
+                                                                     "it is closed\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("arguments, code", [
+    (["grad", "log(x)", "--at", "x=-1", "--json"], 3),
+    (["grad", "x", "--at", "x=1,y=2", "--json"], 0),  # a warning that cannot be written
+], ids=["math-error", "warning"])
+def test_an_unwritable_stderr_leaves_the_result_and_the_exit_code(arguments, code):
+    with_stderr = with_redirection(arguments, "")
+    without = with_redirection(arguments, "2>/dev/full")
+    assert with_stderr.returncode == without.returncode == code
+    assert without.stdout == with_stderr.stdout
+    assert with_redirection(arguments, "2>&-").returncode == code
+    assert with_redirection(arguments, "2>&- >&-").returncode == 74  # with nowhere to say so
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_disk_is_an_io_error_not_a_bug():
     with open("/dev/full", "w") as full:
