@@ -80,6 +80,19 @@ def _split_top_level(text: str) -> list[str]:
     return parts
 
 
+class FiniteRange(click.FloatRange):
+    """A FloatRange that also refuses nan and inf (a comparison with a bound lets nan through)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number != number or number in (float("inf"), float("-inf")):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+MAX_TIMEOUT = 1e6  # seconds (eleven days); far more than any use, and below what the clocks can hold
+
+
 class PointType(click.ParamType):
     """`x=-2,y=5,z=pi/4` → [(name, value), ...]; a value may be a constant expression."""
 
@@ -242,13 +255,13 @@ def _merge_expectations(groups: tuple[list, ...]) -> list:
 def check_options(command):
     """The tolerances and the time limit of the cross-check (`check`, `grad --check`)."""
     decorators = [
-        click.option("--rtol", type=click.FloatRange(min=0), metavar="R",
+        click.option("--rtol", type=FiniteRange(min=0), metavar="R",
                      help="Relative tolerance of reverse mode vs SymPy [default: 1e-8]; finite differences "
                           "use at least 1e-5."),
-        click.option("--atol", type=click.FloatRange(min=0), metavar="A",
+        click.option("--atol", type=FiniteRange(min=0), metavar="A",
                      help="Absolute tolerance of reverse mode vs SymPy [default: 1e-10]; finite differences "
                           "use at least 1e-7."),
-        click.option("--check-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+        click.option("--check-timeout", type=FiniteRange(min=0, min_open=True, max=MAX_TIMEOUT), metavar="SECONDS",
                      help="Time limit of the symbolic check [default: 5]; past it only the local or "
                           "finite-difference checks remain."),
     ]
@@ -523,7 +536,7 @@ def check(expression, points, path, as_json, precision, cse, rtol, atol, check_t
 @click.option("--wrt", metavar="NAME,...", help="Only these partials (variables or named intermediates).")
 @click.option("--latex", is_flag=True, help="LaTeX formulas.")
 @click.option("--plain", is_flag=True, help="One plain line per partial, `df/dx = ...`, for scripts.")
-@click.option("--timeout", "--check-timeout", "timeout", type=click.FloatRange(min=0, min_open=True),
+@click.option("--timeout", "--check-timeout", "timeout", type=FiniteRange(min=0, min_open=True, max=MAX_TIMEOUT),
               metavar="SECONDS", help="Time limit for SymPy [default: 5]; past it, exit 2.")
 def diff(expression, points, path, as_json, precision, cse, wrt, latex, plain, timeout):
     """Each partial derivative of EXPR as a simplified formula (SymPy); with --at also its value."""

@@ -167,6 +167,13 @@ CASES = [
     # ----- usage -----
     Case("program-starting-with-minus", ["grad", "-log(p)", "--at", "p=0.5"], BAD,
          "goes last, after '--', with the options before it: gradcli grad --at ... -- '-log(p)'"),
+    Case("tolerance-nan", ["check", "x*y", "--at", "x=1,y=2", "--rtol", "nan", "--json"], BAD,
+         "'nan' is not a finite number"),
+    Case("tolerance-inf", ["grad", "x*y", "--at", "x=1,y=2", "--check", "--atol", "inf"], BAD,
+         "'inf' is not a finite number"),
+    Case("timeout-beyond-the-clock", ["check", "x*y", "--at", "x=1,y=2", "--check-timeout", "1e10"], BAD,
+         "is not in the range 0<x<=1000000"),
+    Case("timeout-nan", ["diff", "x*y", "--timeout", "nan"], BAD, "'nan' is not a finite number"),
     Case("unknown-option", ["grad", "x", "--frobnicate"], BAD, "No such option"),
     Case("precision-out-of-range", ["grad", "x", "--at", "x=1", "--precision", "0"], BAD, "--precision"),
     Case("program-twice", ["grad", "x", "--file", "p.grad"], BAD, "either as EXPR or with --file, not both"),
