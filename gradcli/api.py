@@ -136,4 +136,7 @@ def constant(text: str) -> float:
         if text.strip() == name:
             raise BindingError(f"{name} is not a number (a value is a number or a constant expression such as pi/4)")
         raise BindingError(f"{text.strip()} uses {name}: a value is a number or a constant expression such as pi/4")
+    if graph.intermediates:  # `--at x=q=1`, `--at "x=a=1;a"`: a program, not a value
+        raise BindingError(f"{text.strip()} is not a value: a value is a number or a constant expression such as "
+                           f"pi/4, without '=' or ';'")
     return value_at(graph, {})[0]

@@ -167,6 +167,7 @@ CASES = [
     # ----- usage -----
     Case("program-starting-with-minus", ["grad", "-log(p)", "--at", "p=0.5"], BAD,
          "goes last, after '--', with the options before it: gradcli grad --at ... -- '-log(p)'"),
+    Case("at-value-with-an-assignment", grad("x", "--at", "x=q=1"), BAD, "--at x=q=1: q=1 is not a value"),
     Case("tolerance-nan", ["check", "x*y", "--at", "x=1,y=2", "--rtol", "nan", "--json"], BAD,
          "'nan' is not a finite number"),
     Case("tolerance-inf", ["grad", "x*y", "--at", "x=1,y=2", "--check", "--atol", "inf"], BAD,
