@@ -306,10 +306,12 @@ class CsvPoints:
 
     def __init__(self, lines: Iterable[str], source_name: str):
         self.reader = csv.reader(lines)
-        self.records = _records(self.reader, source_name)
+        self.records = _records(self.reader)
         header = next((row for row in self.records if row), None)
         if header is None:
             raise BindingError(f"{source_name} is empty: expected a header row naming the variables")
+        if isinstance(header, csv.Error):
+            raise BindingError(f"{source_name}, line {self.reader.line_num}: {_unreadable(header)}")
         self.names = [normalize(name.strip())[0] for name in header]
         repeated = sorted({name for name in self.names if self.names.count(name) > 1})
         if repeated:
@@ -322,6 +324,11 @@ class CsvPoints:
         reader = self.reader
         for record in self.records:
             if not record:
+                continue
+            if isinstance(record, csv.Error):  # one unreadable line is one row's error, as a bad number is
+                builder.add_error(reader.line_num, _unreadable(record), [None] * len(columns))
+                if len(builder) == size:
+                    yield builder.take()
                 continue
             try:
                 if len(record) != width:
@@ -339,12 +346,24 @@ class CsvPoints:
             yield builder.take()
 
 
-def _records(reader, source_name: str) -> Iterator[list[str]]:
-    """The reader's rows; a line the csv module cannot read (a bare carriage return) is bad input, not a crash."""
-    try:
-        yield from reader
-    except csv.Error as error:
-        raise BindingError(f"{source_name}, line {reader.line_num}: not valid CSV ({error})") from None
+def _records(reader) -> Iterator[list[str] | csv.Error]:
+    """The reader's rows, and in place of a line it cannot read (a bare carriage return, a field
+    over the csv module's size limit) the error: the reader goes on with the next line."""
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield error
+
+
+def _unreadable(error: csv.Error) -> str:
+    """The csv module's complaint, without its advice to Python programmers."""
+    text = str(error)
+    if text.startswith("new-line character seen in unquoted field"):
+        text = "a carriage return inside an unquoted field"
+    return f"not valid CSV ({text})"
 
 
 def _csv_row_problem(record: list[str], width: int, index: list[int], columns: tuple[str, ...]) -> str:

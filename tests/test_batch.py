@@ -289,6 +289,18 @@ def test_a_csv_cell_is_a_number_only_if_at_would_take_it(cli, cell):
     assert [row["error"] for row in read_csv(run.stdout)] == [f"the value of x must be a number, not {cell!r}", ""]
 
 
+def test_an_unreadable_csv_line_is_one_error_row_and_the_rest_is_computed(cli):
+    """A bare carriage return or a field over the csv module's limit spoils its own line only."""
+    lines = ["x,y", "1,2", "3,4\r5,6", "7,8", "9" * 200_000 + ",1", "2,2"]
+    run = cli_points(cli, "x*y", "\n".join(lines) + "\n")
+    assert run.code == ExitStatus.BAD_INPUT
+    rows = read_csv(run.stdout)
+    assert [row["f"] for row in rows] == ["2.0", "", "56.0", "", "4.0"]
+    assert [row["error"] for row in rows] == ["", "not valid CSV (a carriage return inside an unquoted field)", "",
+                                              "not valid CSV (field larger than field limit (131072))", ""]
+    assert "line 3: not valid CSV" in run.stderr and "line 5: not valid CSV" in run.stderr
+
+
 def test_malformed_json_lines_error_alone_and_exit_2(cli):
     text = '{"x": 1, "y": 2}\n[1, 2]\n{"x": "3", "y": 1}\n{"y": 1}\nnot json\n{"x": true, "y": 1}\n\n{"x": 2, "y": 2}\n'
     run = cli_points(cli, "x*y", text, "--format", "jsonl")
