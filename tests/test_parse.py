@@ -242,6 +242,15 @@ def test_a_newline_outside_parentheses_ends_the_statement():
     assert caught.value.span[0] == "x +\ny".index("+")
 
 
+@pytest.mark.parametrize("source, name", [
+    ("x*y", "f"), ("f*x", "f_out"), ("f = x*2; f + 1", "f_out"), ("f_out*f*x", "f_out2"), ("q = x; q", "q"),
+])
+def test_an_unnamed_output_gets_a_name_the_program_does_not_use(source, name):
+    graph = parse(source)
+    assert graph.output_name == name
+    assert graph.labels()[graph.output] == name
+
+
 def test_the_last_statement_is_the_output():
     assert parse("a = x*2; total = a + 1").output_name == "total"
     assert parse("a = x*2; a + 1").output_name == "f"
