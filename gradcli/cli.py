@@ -168,10 +168,11 @@ def _read_program(expression: str | None, path: str | None) -> str:
         raise BindingError(f"the program is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})") from None
 
 
-def _names(text: str | None) -> list[str] | None:
-    if text is None:
+def _names(groups: tuple[str, ...]) -> list[str] | None:
+    """The names of every --wrt, in order, each once; None without --wrt."""
+    if not groups:
         return None
-    names = list(dict.fromkeys(normalize(name.strip())[0] for name in text.split(",") if name.strip()))  # once each
+    names = list(dict.fromkeys(normalize(name.strip())[0] for name in ",".join(groups).split(",") if name.strip()))
     if not names:
         raise BindingError("--wrt: no names given (example: --wrt x,q)")
     return names
@@ -372,7 +373,8 @@ def cli(traceback: bool) -> None:
 
 @cli.command(epilog=_epilog(*GRAD_EXAMPLES, can_disagree=True))
 @program_options
-@click.option("--wrt", metavar="NAME,...", help="Only these partials (variables or named intermediates).")
+@click.option("--wrt", metavar="NAME,...", multiple=True,
+              help="Only these partials (variables or named intermediates); may be repeated.")
 @click.option("--points", "points_path", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
               help="Value and gradient at every row of FILE: CSV with a header naming the variables, "
                    "or JSON Lines ('-' for standard input).")
@@ -533,7 +535,8 @@ def check(expression, points, path, as_json, precision, cse, rtol, atol, check_t
 
 @cli.command(epilog=_epilog(*DIFF_EXAMPLES))
 @program_options
-@click.option("--wrt", metavar="NAME,...", help="Only these partials (variables or named intermediates).")
+@click.option("--wrt", metavar="NAME,...", multiple=True,
+              help="Only these partials (variables or named intermediates); may be repeated.")
 @click.option("--latex", is_flag=True, help="LaTeX formulas.")
 @click.option("--plain", is_flag=True, help="One plain line per partial, `df/dx = ...`, for scripts.")
 @click.option("--timeout", "--check-timeout", "timeout", type=FiniteRange(min=0, min_open=True, max=MAX_TIMEOUT),

@@ -307,6 +307,11 @@ def test_wrt_limits_the_partials_in_the_order_given():
     assert list(document["gradient"].items()) == [("z", 3.0), ("x", -4.0)]
 
 
+def test_wrt_may_be_repeated_like_at():
+    document = one_json_object(cli("grad", CIRCUIT, "--at", CIRCUIT_AT, "--wrt", "z", "--wrt", "x,z", "--json").stdout)
+    assert list(document["gradient"]) == ["z", "x"]
+
+
 def test_wrt_a_named_intermediate():
     """CS231n: with q = x + y and f = q·z, ∂f/∂q = z = -4."""
     document = one_json_object(cli("grad", "q = x + y; f = q * z", "--at", CIRCUIT_AT, "--wrt", "q", "--json").stdout)
