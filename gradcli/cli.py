@@ -610,7 +610,7 @@ def _escape_what_the_console_cannot_encode() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; map every outcome to a documented exit code."""
-    argv = sys.argv[1:] if argv is None else argv
+    argv = [_as_typed(word) for word in (sys.argv[1:] if argv is None else argv)]
     if sys.stdout is None:  # started with standard output closed (`>&-`): nowhere to put a result
         _write_stderr("gradcli: error: cannot write the output: standard output is closed")
         return ExitStatus.IO_ERROR
@@ -673,6 +673,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous_handler is not None:
             signal.signal(signal.SIGINT, previous_handler)
+
+
+def _as_typed(word: str) -> str:
+    """A command-line word as typed: under an ASCII locale (LC_ALL=C without UTF-8 mode) Python
+    decodes `θ` as two surrogate escapes; bytes that are UTF-8 are read as UTF-8 (others stay
+    escaped, and the program's reader reports them)."""
+    try:
+        word.encode("utf-8")  # no surrogate escape in it: as typed
+        return word
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(word).decode("utf-8")
+    except UnicodeError:
+        return word
 
 
 def _print_traceback() -> None:

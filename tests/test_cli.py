@@ -307,6 +307,13 @@ def test_wrt_limits_the_partials_in_the_order_given():
     assert list(document["gradient"].items()) == [("z", 3.0), ("x", -4.0)]
 
 
+def test_non_ascii_names_on_the_command_line_of_an_ascii_locale():
+    """LC_ALL=C without UTF-8 mode: Python decodes θ's bytes as surrogate escapes; gradcli reads them as UTF-8."""
+    run = run_process("grad", "θ*x", "--at", "θ=2,x=1", "--wrt", "θ", "--json", env={"PYTHONUTF8": "0", "LC_ALL": "C"})
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout)["gradient"] == {"θ": 1.0}
+
+
 def test_wrt_may_be_repeated_like_at():
     document = one_json_object(cli("grad", CIRCUIT, "--at", CIRCUIT_AT, "--wrt", "z", "--wrt", "x,z", "--json").stdout)
     assert list(document["gradient"]) == ["z", "x"]
