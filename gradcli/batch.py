@@ -417,17 +417,24 @@ class JsonLinesPoints:
                         keys = keys_of[layout] = self._keys(layout, columns, ignored, warn)
                         if len(keys_of) > 1024:
                             keys_of.clear()
-                    self._add(builder, line, point, keys, columns)
+                    if isinstance(keys, str):  # the same variable under two spellings
+                        builder.add_error(line, keys, [None] * len(columns))
+                    else:
+                        self._add(builder, line, point, keys, columns)
             if len(builder) == size:
                 yield builder.take()
         if len(builder):
             yield builder.take()
 
     @staticmethod
-    def _keys(layout: tuple, columns: tuple[str, ...], ignored: set[str], warn: Callable[[str], None]) -> list:
+    def _keys(layout: tuple, columns: tuple[str, ...], ignored: set[str], warn: Callable[[str], None]) -> list | str:
+        """The key that holds each column, or what is wrong with the keys (as a CSV header's names)."""
         named = {}
         for key in layout:
             name = normalize(key)[0]
+            if name in named and name in columns:
+                first, second = (json.dumps(k, ensure_ascii=False) for k in (named[name], key))
+                return f"the keys {first} and {second} both name {name}"
             named.setdefault(name, key)
             if name not in columns and name not in ignored:
                 ignored.add(name)

@@ -301,6 +301,15 @@ def test_an_unreadable_csv_line_is_one_error_row_and_the_rest_is_computed(cli):
     assert "line 3: not valid CSV" in run.stderr and "line 5: not valid CSV" in run.stderr
 
 
+def test_a_json_line_that_names_a_variable_twice_is_an_error_row(cli):
+    """`ｘ` is x after NFKC, as in a program or a CSV header (where two such names are refused)."""
+    run = cli_points(cli, "x*y", '{"ｘ": 1, "x": 2, "y": 3}\n{"x": 2, "y": 3}\n', "--format", "jsonl")
+    assert run.code == ExitStatus.BAD_INPUT
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [row["error"] for row in rows] == ['the keys "ｘ" and "x" both name x', None]
+    assert rows[1]["f"] == 6.0
+
+
 def test_malformed_json_lines_error_alone_and_exit_2(cli):
     text = '{"x": 1, "y": 2}\n[1, 2]\n{"x": "3", "y": 1}\n{"y": 1}\nnot json\n{"x": true, "y": 1}\n\n{"x": 2, "y": 2}\n'
     run = cli_points(cli, "x*y", text, "--format", "jsonl")
