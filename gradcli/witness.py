@@ -162,15 +162,17 @@ def sympy_expression(sp, job: SymbolicJob, symbols: dict, cut: dict | None = Non
 
 
 def sympy_at(sp, expression, point: dict):
-    """An expression's value at a point, with DIGITS significant digits (mpmath underneath)."""
-    subs = {symbol: sp.Float(value, DIGITS) for symbol, value in point.items()}
+    """An expression's value at a point, with DIGITS significant digits (mpmath underneath).
+
+    The doubles go in exactly, as Rationals, and SymPy simplifies before evalf sees the
+    expression: evalf(subs=...) misses exact cancellations (1/sqrt(1 - x²) at x = 1 came out
+    as 1.8e75 instead of a pole), and poles become zoo instead of raising.
+    """
+    exact = {symbol: sp.Rational(value) for symbol, value in point.items()}
     try:
-        value = expression.evalf(DIGITS, subs=subs)
+        return expression.xreplace(exact).evalf(DIGITS)
     except (ZeroDivisionError, ValueError, OverflowError):
-        value = None
-    if value is None or not value.is_number or value.free_symbols:
-        value = expression.xreplace(subs).evalf(DIGITS)  # poles become zoo instead of raising
-    return value
+        return None
 
 
 def real_float(sp, value) -> float | None:

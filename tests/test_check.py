@@ -284,6 +284,15 @@ def test_near_a_kink_finite_differences_step_aside_and_sympy_decides():
     assert report.ok and x.verdict == OK and x.sympy == 1.0 and "finite differences not used" in x.detail
 
 
+@pytest.mark.parametrize("source, at", [("asin(x)", "x=1"), ("acos(x)", "x=-1"), ("sqrt(x)", "x=0")])
+def test_sympy_at_a_pole_of_the_derivative_has_no_value_not_a_huge_one(source, at):
+    """SymPy gets the doubles exactly: 1/sqrt(1 - x²) at x = 1 is a pole (evalf with subs gave 1.8e75)."""
+    run, document = check_json(source, "--at", at)
+    assert run.code == ExitStatus.OK
+    [entry] = document["check"]["variables"].values()
+    assert entry["sympy"] is None and entry["ad"] in ("inf", "-inf")
+
+
 def test_an_undefined_value_is_a_math_error_not_a_check():
     run = run_cli("check", "log(x)", "--at", "x=-1")
     assert run.code == ExitStatus.MATH_ERROR and "negative number" in run.stderr
