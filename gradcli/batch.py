@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 from . import engine
 from .api import bind, node_named
 from .errors import BindingError, ExitStatus, standard_input
-from .graph import Graph
+from .graph import Graph, unused_name
 from .numbers import json_number
 from .parse import normalize, parse
 
@@ -483,6 +483,8 @@ def output_columns(plan: Plan) -> list[str]:
     """The inputs, the value (named like the output), ∂output/∂name for each partial, and `error`."""
     graph = plan.graph
     out = graph.output_name
+    if out in graph.variables:  # the program is a variable (`x`): its value needs a column of its own
+        out = unused_name(("f", "f_out"), graph.variables, graph.intermediates)
     columns = [*graph.variables, out, *(f"d{out}/d{name}" for name in plan.partials), "error"]
     clashing = sorted({name for name in columns if columns.count(name) > 1})
     if clashing:

@@ -164,3 +164,11 @@ def apply_text(op: Op, operands: list[str]) -> str:
     if op.syntax and isinstance(op.syntax[0], (Infix, Prefix)):
         return text[1:-1]  # a single step needs no outer parentheses
     return text
+
+
+def unused_name(choices: tuple[str, ...], *taken: dict) -> str:
+    """The first of `choices` (then the last with 2, 3, ... after it) that no dict in `taken` has."""
+    for name in (*choices, *(f"{choices[-1]}{k}" for k in range(2, 2 + sum(map(len, taken))))):
+        if not any(name in names for names in taken):
+            return name
+    raise AssertionError("more names than names taken")

@@ -18,7 +18,7 @@ import unicodedata
 from array import array
 
 from .errors import GradcliError, LimitError, ParseError
-from .graph import Graph
+from .graph import Graph, unused_name
 from .ops import CONSTANTS, FUNCTIONS, INFIX, NEG_BP, OPS, PREFIX, arity_text
 
 MAX_SOURCE_CHARS = 64 * 1024 * 1024
@@ -253,7 +253,7 @@ class _Parser:
         node, name = self.last
         graph.output = node
         graph.intermediates = self.defined
-        graph.output_name = name or graph.names[node] or _unused_name(("f", "f_out"), graph.variables, self.defined)
+        graph.output_name = name or graph.names[node] or unused_name(("f", "f_out"), graph.variables, self.defined)
         return graph
 
     def more(self, tokens: list[str]) -> None:
@@ -757,14 +757,6 @@ class _Shape:
         """Compile the regex; for ASCII text with ASCII classes, as _tokenizer does (the same
         matches there, found ~20% faster: the chain shape's lines are a quarter of its parse)."""
         self.pattern = re.compile(self.regex, re.ASCII if ascii else 0)
-
-
-def _unused_name(choices: tuple[str, ...], *taken: dict) -> str:
-    """The first of `choices` (then the last with 2, 3, ... after it) that no dict in `taken` has."""
-    for name in (*choices, *(f"{choices[-1]}{k}" for k in range(2, 2 + sum(map(len, taken))))):
-        if not any(name in names for names in taken):
-            return name
-    raise AssertionError("more names than names taken")
 
 
 def _unexpected(token: str) -> str:

@@ -310,6 +310,12 @@ def test_a_json_line_that_names_a_variable_twice_is_an_error_row(cli):
     assert rows[1]["f"] == 6.0
 
 
+def test_a_program_that_is_a_variable_gets_a_value_column_of_its_own(cli):
+    run = cli_points(cli, "x", "x\n1.5\n")
+    assert run.code == ExitStatus.OK
+    assert read_csv(run.stdout) == [{"x": "1.5", "f": "1.5", "df/dx": "1.0", "error": ""}]
+
+
 def test_malformed_json_lines_error_alone_and_exit_2(cli):
     text = '{"x": 1, "y": 2}\n[1, 2]\n{"x": "3", "y": 1}\n{"y": 1}\nnot json\n{"x": true, "y": 1}\n\n{"x": 2, "y": 2}\n'
     run = cli_points(cli, "x*y", text, "--format", "jsonl")
@@ -411,8 +417,8 @@ def test_wrt_selects_partials_including_named_intermediates(cli):
 
 
 def test_a_column_name_clash_is_refused(cli):
-    run = cli_points(cli, "x", "x\n1\n")  # the output is named x too
-    assert run.code == ExitStatus.BAD_INPUT and "two columns named x" in run.stderr
+    run = cli_points(cli, "error + x", "error,x\n1,2\n")  # a variable named like the error column
+    assert run.code == ExitStatus.BAD_INPUT and "two columns named error" in run.stderr
 
 
 # ----- chunks -----
