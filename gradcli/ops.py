@@ -129,11 +129,17 @@ def _sigmoid(xp, a):
     return xp.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _logistic_slope(xp, a):
-    # σ'(a) = σ(a)·(1 - σ(a)) = e/(1 + e)² with e = exp(-|a|): the textbook form cancels where
-    # σ(a) rounds to 1 (it gives 0 at a = 40, where the slope is 4.2e-18), this one does not.
-    e = xp.exp(-xp.abs(a))
-    return e / ((1.0 + e) * (1.0 + e))
+def _sigmoid_slope(xp, out, a):
+    # (½·sech(a/2))², as σ(a)·(1 - σ(a)) is, but that form cancels where σ(a) rounds to 1 (it
+    # gives 0 at a = 40, where the slope is 4.2e-18). A product, not ** 2: NumPy squares exactly.
+    half_sech = xp.divide(0.5, xp.cosh(0.5 * a))
+    return half_sech * half_sech
+
+
+def _tanh_slope(xp, out, a):
+    # sech²(a), as 1 - tanh(a)² is, but that form gives 0 wherever tanh(a) rounds to ±1 (a = 20).
+    sech = xp.divide(1.0, xp.cosh(a))
+    return sech * sech
 
 
 def _softplus(xp, a):
@@ -342,13 +348,13 @@ OPERATIONS = (
        sympy=lambda sp, a: sp.cosh(a)),
     Op("tanh", 1, (Call(("tanh",)),),
        forward=lambda xp, a: xp.tanh(a),
-       partials=(lambda xp, out, a: 4.0 * _logistic_slope(xp, 2.0 * a),),  # sech²(a), exact where tanh(a) rounds to ±1
+       partials=(_tanh_slope,),
        show=("1 - tanh(a)²",),
        sympy=lambda sp, a: sp.tanh(a)),
     # ----- activations -----
     Op("sigmoid", 1, (Call(("sigmoid",)),),
        forward=_sigmoid,
-       partials=(lambda xp, out, a: _logistic_slope(xp, a),),
+       partials=(_sigmoid_slope,),
        show=("σ(a)·(1 - σ(a))",),
        sympy=lambda sp, a: 1 / (1 + sp.exp(-a))),
     Op("relu", 1, (Call(("relu",)),),
