@@ -213,6 +213,7 @@ def diagnose(graph: Graph, values: list, grads: list, needs: bytearray, live: by
     if not any_nonfinite and not any(op is not None and op.kink is not None for op in set(ops)):
         return []  # nothing to look at: the common case, decided from the distinct ops alone
     found: list[Note] = []
+    nonfinite_partials = False  # some partial taken on the way is itself infinite or undefined
     for node, op in enumerate(ops):
         if op is None or not live[node] or (op.kink is None and not any_nonfinite):
             continue
@@ -220,10 +221,13 @@ def diagnose(graph: Graph, values: list, grads: list, needs: bytearray, live: by
         if not slots:  # every input is a constant (`a = relu(0)`): no partial is taken here
             continue
         arguments = [values[j] for j in inputs[node]]
-        if op.kink is not None and op.kink.at(*arguments):
-            found.append(Note(node, "kink", KINK_NOTE.format(op=op.symbol, convention=op.kink.convention)))
-        elif any_nonfinite and not all(isfinite(op.local(xp, slot, values[node], arguments)) for slot in slots):
+        finite = not any_nonfinite or all(isfinite(op.local(xp, slot, values[node], arguments)) for slot in slots)
+        nonfinite_partials = nonfinite_partials or not finite
+        kink = op.kink
+        if kink is not None and kink.at(*arguments) and kink.concerns(slots):
+            found.append(Note(node, "kink", KINK_NOTE.format(op=op.symbol, convention=kink.convention)))
+        elif not finite:
             found.append(Note(node, "nonfinite", NONFINITE_NOTE.format(op=op.symbol)))
-    if any_nonfinite and not any(note.kind == "nonfinite" for note in found):
+    if any_nonfinite and not nonfinite_partials:  # then the products of finite partials overflowed
         found.extend(Note(node, "overflow", OVERFLOW_NOTE) for node in reported if not isfinite(grads[node]))
     return found

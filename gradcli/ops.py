@@ -61,12 +61,20 @@ class Call:
 
 
 class Kink:
-    """Where an op is not differentiable, and the convention its partials follow there."""
+    """Where an op is not differentiable, and the convention its partials follow there.
 
-    __slots__ = ("at", "convention")
+    `inputs`: the input slots whose partials the kink is about (None: all of them). atan2's
+    jump across the negative x-axis is a jump in y: with y a constant there is nothing to say.
+    """
 
-    def __init__(self, at: Callable[..., bool], convention: str):
-        self.at, self.convention = at, convention
+    __slots__ = ("at", "convention", "inputs")
+
+    def __init__(self, at: Callable[..., bool], convention: str, inputs: tuple[int, ...] | None = None):
+        self.at, self.convention, self.inputs = at, convention, inputs
+
+    def concerns(self, slots) -> bool:
+        """Whether a partial with respect to one of these input slots is at stake."""
+        return self.inputs is None or any(slot in self.inputs for slot in slots)
 
 
 class Op:
@@ -335,7 +343,7 @@ OPERATIONS = (
                  lambda xp, out, a, b: xp.divide(xp.divide(-a, xp.hypot(a, b)), xp.hypot(a, b))),
        show=("b/(a² + b²)", "-a/(a² + b²)"),
        sympy=lambda sp, a, b: sp.atan2(a, b),
-       kink=Kink(lambda a, b: a == 0 and b <= 0, _ATAN2_CUT)),
+       kink=Kink(lambda a, b: a == 0 and b <= 0, _ATAN2_CUT, inputs=(0,))),  # at (0, 0) ∂/∂x is nan: noted as such
     Op("sinh", 1, (Call(("sinh",)),),
        forward=lambda xp, a: xp.sinh(a),
        partials=(lambda xp, out, a: xp.cosh(a),),

@@ -287,6 +287,19 @@ def test_notes_concern_the_partials_shown_and_taken(source, at, wrt, warned):
     assert bool(document["warnings"]) == warned
 
 
+@pytest.mark.parametrize("source, at, kinds", [
+    ("sqrt(x)", {"x": 0.0}, ["kink"]),  # the infinite partial is the kink's convention, not an overflow
+    ("atan2(y, x)", {"y": 0.0, "x": 0.0}, ["kink"]),
+    ("sqrt(y) + 1e200*(1e200*x)", {"y": 0.0, "x": 1e-300}, ["kink"]),  # an infinite partial is on the way
+    ("1e200*(1e200*x)", {"x": 1e-300}, ["overflow"]),
+    ("atan2(y, x)", {"y": 0.0, "x": -1.0}, ["kink"]),  # a jump in y
+    ("atan2(0, x)", {"x": -1.0}, []),  # ... with y a constant: π for every x < 0
+    ("atan2(0, x)", {"x": 0.0}, ["nonfinite"]),  # a jump in x: ∂/∂x is nan
+])
+def test_the_kind_of_each_note(source, at, kinds):
+    assert [note.kind for note in gradcli.differentiate(gradcli.parse(source), at).notes] == kinds
+
+
 def test_a_gradient_that_overflows_from_finite_partials_is_named():
     result = gradcli.grad("1e200*(1e200*x) + y", x=1e-300, y=1.0)
     assert result.gradient == {"x": math.inf, "y": 1.0}
