@@ -164,13 +164,14 @@ def sympy_expression(sp, job: SymbolicJob, symbols: dict, cut: dict | None = Non
 def sympy_at(sp, expression, point: dict):
     """An expression's value at a point, with DIGITS significant digits (mpmath underneath).
 
-    The doubles go in exactly, as Rationals, and SymPy simplifies before evalf sees the
-    expression: evalf(subs=...) misses exact cancellations (1/sqrt(1 - x²) at x = 1 came out
-    as 1.8e75 instead of a pole), and poles become zoo instead of raising.
+    The point goes in as DIGITS-digit Floats (each double exactly) and SymPy simplifies before
+    evalf sees the expression: evalf(subs=...) misses exact cancellations (1/sqrt(1 - x²) at
+    x = 1 came out as 1.8e75 instead of a pole), and poles become zoo instead of raising.
+    Not Rationals: x^n at n = 1e5 would be expanded exactly.
     """
-    exact = {symbol: sp.Rational(value) for symbol, value in point.items()}
+    point_floats = {symbol: sp.Float(value, DIGITS) for symbol, value in point.items()}
     try:
-        return expression.xreplace(exact).evalf(DIGITS)
+        return expression.xreplace(point_floats).evalf(DIGITS)
     except (ZeroDivisionError, ValueError, OverflowError):
         return None
 
