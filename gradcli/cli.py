@@ -110,7 +110,7 @@ class PointType(click.ParamType):
 
         option = param.opts[0] if param is not None else "--at"
         bindings = []
-        for part in _split_top_level(value):
+        for part in _split_top_level(_as_typed(value)):
             if not part.strip():
                 continue  # `x=1,` or `x=1,,y=2`: a stray comma
             name, equals, text = part.partition("=")
@@ -172,7 +172,8 @@ def _names(groups: tuple[str, ...]) -> list[str] | None:
     """The names of every --wrt, in order, each once; None without --wrt."""
     if not groups:
         return None
-    names = list(dict.fromkeys(normalize(name.strip())[0] for name in ",".join(groups).split(",") if name.strip()))
+    text = _as_typed(",".join(groups))
+    names = list(dict.fromkeys(normalize(name.strip())[0] for name in text.split(",") if name.strip()))
     if not names:
         raise BindingError("--wrt: no names given (example: --wrt x,q)")
     return names
@@ -193,13 +194,23 @@ def _warn(messages: list[str]) -> None:
 
 
 def _write_stderr(text: str) -> None:
-    """A line on stderr, if stderr can take it: when it cannot (closed, a full disk), the exit
-    code still says what happened, and a failed warning must not change it."""
+    """A line on stderr (see _on_stderr)."""
+
+    def write():
+        encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+        click.echo(text.encode(encoding, "backslashreplace").decode(encoding), err=True)
+
+    _on_stderr(write)
+
+
+def _on_stderr(write) -> None:
+    """write() to stderr if stderr can take it. When it cannot (closed, a full disk) the exit code
+    still says what happened, and a failed warning must not change it; with stderr closed,
+    click and traceback would write to stdout instead, so nothing is written."""
     if sys.stderr is None:
         return
-    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
     try:
-        click.echo(text.encode(encoding, "backslashreplace").decode(encoding), err=True)
+        write()
     except OSError:
         pass
 
@@ -391,7 +402,7 @@ def cli(traceback: bool) -> None:
 def grad(expression, points, path, as_json, precision, cse, wrt, points_path, output_format, quiet,
          run_check, show_trace, rtol, atol, check_timeout, max_rows, lang):
     """Value and gradient of EXPR at a point (reverse-mode AD)."""
-    from .api import differentiate
+    from .api import differentiate, node_named
     from .parse import parse
 
     if run_check and points_path is not None:
@@ -406,7 +417,11 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
         return _grad_points(expression, path, cse, points, wrt, points_path, output_format, as_json, quiet)
     graph = parse(_read_program(expression, path), cse=cse)
     wrt_names = _names(wrt)
-    result = differentiate(graph, _merge_points(points), record=show_trace or run_check, wrt=wrt_names)
+    for name in wrt_names or ():  # an unknown name is bad input, found before any maths
+        node_named(graph, name)
+    # The check compares every variable, so its notes are about every variable too.
+    result = differentiate(graph, _merge_points(points), record=show_trace or run_check,
+                           wrt=None if run_check else wrt_names)
     trace = None
     if show_trace:
         explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT
@@ -610,7 +625,7 @@ def _escape_what_the_console_cannot_encode() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; map every outcome to a documented exit code."""
-    argv = [_as_typed(word) for word in (sys.argv[1:] if argv is None else argv)]
+    argv = sys.argv[1:] if argv is None else argv
     if sys.stdout is None:  # started with standard output closed (`>&-`): nowhere to put a result
         _write_stderr("gradcli: error: cannot write the output: standard output is closed")
         return ExitStatus.IO_ERROR
@@ -641,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
             program = next((word for word in argv if word.startswith(error.option_name)), error.option_name)
             error.message += (f" A program that starts with '-' goes last, after '--', with the options before it: "
                               f"gradcli {error.ctx.info_name} --at ... -- {shlex.quote(program)}")
-        error.show()
+        _on_stderr(error.show)
         return ExitStatus.BAD_INPUT if error.exit_code == 2 else error.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
         _write_stderr("gradcli: interrupted")
@@ -676,9 +691,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _as_typed(word: str) -> str:
-    """A command-line word as typed: under an ASCII locale (LC_ALL=C without UTF-8 mode) Python
-    decodes `θ` as two surrogate escapes; bytes that are UTF-8 are read as UTF-8 (others stay
-    escaped, and the program's reader reports them)."""
+    """Names and values on the command line as typed: under an ASCII locale (LC_ALL=C without
+    UTF-8 mode) Python decodes `θ` as two surrogate escapes; bytes that are UTF-8 are read as
+    UTF-8, others stay escaped. Not for paths, which the file system takes back as bytes."""
     try:
         word.encode("utf-8")  # no surrogate escape in it: as typed
         return word
@@ -694,7 +709,7 @@ def _print_traceback() -> None:
     """--traceback: the Python traceback of the error being handled, then the usual message and exit code."""
     import traceback
 
-    traceback.print_exc()
+    _on_stderr(traceback.print_exc)
 
 
 def run() -> None:

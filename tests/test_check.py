@@ -293,6 +293,12 @@ def test_sympy_at_a_pole_of_the_derivative_has_no_value_not_a_huge_one(source, a
     assert entry["sympy"] is None and entry["ad"] in ("inf", "-inf")
 
 
+def test_grad_check_with_wrt_still_checks_every_variable_with_its_notes():
+    run = run_cli("grad", "x^p", "--at", "x=-3,p=2", "--wrt", "x", "--check", "--json")
+    variables = run.json()["check"]["variables"]
+    assert variables["x"]["verdict"] == OK and variables["p"]["verdict"] == UNDEFINED
+
+
 def test_an_undefined_value_is_a_math_error_not_a_check():
     run = run_cli("check", "log(x)", "--at", "x=-1")
     assert run.code == ExitStatus.MATH_ERROR and "negative number" in run.stderr

@@ -314,6 +314,13 @@ def test_non_ascii_names_on_the_command_line_of_an_ascii_locale():
     assert json.loads(run.stdout)["gradient"] == {"θ": 1.0}
 
 
+def test_a_non_ascii_file_name_in_an_ascii_locale(tmp_path):
+    path = tmp_path / "café.grad"
+    path.write_text("x^2")
+    run = run_process("grad", "--file", str(path), "--at", "x=3", "--json", env={"PYTHONUTF8": "0", "LC_ALL": "C"})
+    assert run.code == 0 and json.loads(run.stdout)["gradient"] == {"x": 6.0}, run.stderr
+
+
 def test_wrt_may_be_repeated_like_at():
     document = one_json_object(cli("grad", CIRCUIT, "--at", CIRCUIT_AT, "--wrt", "z", "--wrt", "x,z", "--json").stdout)
     assert list(document["gradient"]) == ["z", "x"]
@@ -680,13 +687,15 @@ def test_a_closed_stdout_is_an_io_error_and_a_closed_stdin_bad_input():
 @pytest.mark.parametrize("arguments, code", [
     (["grad", "log(x)", "--at", "x=-1", "--json"], 3),
     (["grad", "x", "--at", "x=1,y=2", "--json"], 0),  # a warning that cannot be written
-], ids=["math-error", "warning"])
+    (["--traceback", "grad", "log(x)", "--at", "x=-1", "--json"], 3),
+    (["grad", "--bogus", "x"], 2),  # click's usage message
+], ids=["math-error", "warning", "traceback", "usage"])
 def test_an_unwritable_stderr_leaves_the_result_and_the_exit_code(arguments, code):
+    """Nor does anything meant for stderr reach stdout (click and traceback would fall back to it)."""
     with_stderr = with_redirection(arguments, "")
-    without = with_redirection(arguments, "2>/dev/full")
-    assert with_stderr.returncode == without.returncode == code
-    assert without.stdout == with_stderr.stdout
-    assert with_redirection(arguments, "2>&-").returncode == code
+    for redirection in ("2>/dev/full", "2>&-"):
+        without = with_redirection(arguments, redirection)
+        assert (without.returncode, without.stdout) == (code, with_stderr.stdout), redirection
     assert with_redirection(arguments, "2>&- >&-").returncode == 74  # with nowhere to say so
 
 
