@@ -307,6 +307,7 @@ class CsvPoints:
     def __init__(self, lines: Iterable[str], source_name: str):
         self.reader = csv.reader(lines)
         self.records = _records(self.reader)
+        self.source_name = source_name
         header = next((row for row in self.records if row), None)
         if header is None:
             raise BindingError(f"{source_name} is empty: expected a header row naming the variables")
@@ -325,7 +326,12 @@ class CsvPoints:
         for record in self.records:
             if not record:
                 continue
-            if isinstance(record, csv.Error):  # one unreadable line is one row's error, as a bad number is
+            if isinstance(record, csv.Error):
+                if not _stray_carriage_return(record):  # a field over the limit may be an unclosed quote:
+                    if len(builder):  # the lines after it cannot be trusted; the rows before it are output
+                        yield builder.take()
+                    raise BindingError(f"{self.source_name}, line {reader.line_num}: {_unreadable(record)}")
+                # a carriage return in an unquoted field spoils its own line only: one row's error
                 builder.add_error(reader.line_num, _unreadable(record), [None] * len(columns))
                 if len(builder) == size:
                     yield builder.take()
@@ -358,11 +364,13 @@ def _records(reader) -> Iterator[list[str] | csv.Error]:
             yield error
 
 
+def _stray_carriage_return(error: csv.Error) -> bool:
+    return str(error).startswith("new-line character seen in unquoted field")
+
+
 def _unreadable(error: csv.Error) -> str:
     """The csv module's complaint, without its advice to Python programmers."""
-    text = str(error)
-    if text.startswith("new-line character seen in unquoted field"):
-        text = "a carriage return inside an unquoted field"
+    text = "a carriage return inside an unquoted field" if _stray_carriage_return(error) else str(error)
     return f"not valid CSV ({text})"
 
 
