@@ -503,6 +503,12 @@ def test_a_language_the_trace_does_not_speak_is_english_with_a_warning(setting, 
     assert ("GRADCLI_LANG" in run.stderr) == warned, run.stderr
 
 
+@pytest.mark.parametrize("lang, words", [("en", "x: the gradient overflows a double"), ("ja", "x: 勾配が倍精度で")])
+def test_a_variable_whose_gradient_overflows_is_noted_in_the_trace(lang, words):
+    run = run_cli("trace", "1e200*(1e200*x)", "--at", "x=1e-300", "--lang", lang, env={"COLUMNS": "200"})
+    assert run.code == 0 and words in run.stdout
+
+
 def test_every_text_of_the_op_table_that_a_trace_shows_has_a_japanese_translation():
     from gradcli.i18n import JAPANESE
     from gradcli.ops import OPERATIONS

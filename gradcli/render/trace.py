@@ -290,6 +290,9 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
                 f"∂{name}/∂{input_name} = {formula}",
                 (f"{upstream} × {_factor(local)} = {contribution}" + (" ⚠" if kinked else ""), GRAD),
             )
+    for row in trace.backward:  # a variable's own note (its gradient overflowed) has no step to sit under
+        for note in row.notes if not row.edges else ():
+            columns.add_line((f"⚠ {labels[row.node]}: " + _note_text(trace, row.node, note.kind, t), KINK))
     return columns.lines()
 
 
