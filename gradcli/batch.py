@@ -27,7 +27,7 @@ from . import engine
 from .api import bind, node_named
 from .errors import BindingError, ExitStatus, standard_input
 from .graph import Graph, unused_name
-from .numbers import json_number
+from .formatting import json_value
 from .parse import normalize, parse
 
 VALUES_PER_CHUNK = 1 << 22  # node values alive at once (32 MB): long programs get fewer rows per chunk
@@ -552,7 +552,7 @@ class JsonLinesWriter:
             try:
                 lines.append(json.dumps(dict(zip(columns, row)), ensure_ascii=False, allow_nan=False))
             except ValueError:  # inf or nan: spelled as strings, like --json does
-                cells = [json_number(cell) if isinstance(cell, float) else cell for cell in row]
+                cells = [json_value(cell) if isinstance(cell, float) else cell for cell in row]
                 lines.append(json.dumps(dict(zip(columns, cells)), ensure_ascii=False))
         lines.append("")
         self.stream.write("\n".join(lines))

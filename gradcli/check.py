@@ -28,7 +28,7 @@ from .api import Result, differentiate, node_named
 from .engine import Edge, Note
 from .errors import BindingError, LimitError
 from .graph import Graph
-from .numbers import fmt
+from .formatting import format_value
 from .witness import (
     DEFAULT_TIMEOUT, SymbolicProcess, SymbolicRun, finite_differences, job_for, one_sided_derivatives, whole_guard,
 )
@@ -394,7 +394,7 @@ def kink_warnings(result: Result, derivatives: list[Derivative], nodes: dict[str
             head = f"{out} is not differentiable in {d.name} here: {where}"
         else:
             head = f"{where} (though {out} itself looks differentiable in {d.name} here)"
-        sympy = "no finite real value" if d.value is None else fmt(d.value)
+        sympy = "no finite real value" if d.value is None else format_value(d.value)
         warnings.append(f"∂{out}/∂{d.name}: {head}; SymPy's formula gives {sympy}, while `gradcli grad` gives "
-                        f"{fmt(result.grads[nodes[d.name]])} (convention: {op.kink.convention})")
+                        f"{format_value(result.grads[nodes[d.name]])} (convention: {op.kink.convention})")
     return warnings

@@ -506,7 +506,7 @@ def graph_command(expression, points, path, precision, cse, output_format):
 def eval_command(expression, points, path, as_json, precision, cse):
     """The value of EXPR at a point."""
     from .api import value_at
-    from .numbers import fmt, json_number
+    from .formatting import format_value, json_value
     from .parse import parse
 
     graph = parse(_read_program(expression, path), cse=cse)
@@ -516,10 +516,10 @@ def eval_command(expression, points, path, as_json, precision, cse):
         from .render.json import dumps
 
         document = {"expression": graph.source, "output": graph.output_name,
-                    "at": {k: json_number(v) for k, v in at.items()}, "value": json_number(value)}
+                    "at": {k: json_value(v) for k, v in at.items()}, "value": json_value(value)}
         click.echo(dumps(document))
     else:
-        click.echo(fmt(value, precision))
+        click.echo(format_value(value, precision))
     return ExitStatus.OK
 
 
@@ -643,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     except GradcliError as error:
         if show_traceback:
             _print_traceback()
-        from .report import format_error
+        from .render.error import format_error
 
         _write_stderr(format_error(error))
         return error.exit_status

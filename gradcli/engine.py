@@ -12,7 +12,7 @@ from typing import NamedTuple
 from . import scalar
 from .errors import MathError
 from .graph import Graph, apply_text
-from .numbers import fmt
+from .formatting import format_value
 
 
 class Edge(NamedTuple):
@@ -86,7 +86,7 @@ def math_error(graph: Graph, node: int, arguments: list[float]) -> MathError:
     op = graph.ops[node]
     reason = op.domain(*arguments) if op.domain else None
     if reason is None:
-        reason = f"{apply_text(op, [fmt(a) for a in arguments])} overflows a double"
+        reason = f"{apply_text(op, [format_value(a) for a in arguments])} overflows a double"
     return MathError(f"math error in {op.symbol}: {reason}", graph.span(node), graph.source)
 
 

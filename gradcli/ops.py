@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from .numbers import fmt
+from .formatting import format_value
 
 
 class Infix:
@@ -176,9 +176,9 @@ def _is_integer(b: float) -> bool:
 
 def _pow_domain(a, b):
     if a < 0 and not _is_integer(b):
-        return f"a negative number to a non-integer power is not real (({fmt(a)})^{fmt(b)})"
+        return f"a negative number to a non-integer power is not real (({format_value(a)})^{format_value(b)})"
     if a == 0 and b < 0:
-        return f"zero to a negative power divides by zero (0^{fmt(b)})"
+        return f"zero to a negative power divides by zero (0^{format_value(b)})"
     return None
 
 
@@ -186,19 +186,19 @@ def _log_domain(a):
     if a == 0:
         return "the logarithm of 0 is -infinity"
     if a < 0:
-        return f"the logarithm of a negative number ({fmt(a)}) is not real"
+        return f"the logarithm of a negative number ({format_value(a)}) is not real"
     return None
 
 
 def _log_base_domain(a, b):
     if b <= 0 or b == 1:
-        return f"a logarithm's base must be positive and not 1 (base {fmt(b)})"
+        return f"a logarithm's base must be positive and not 1 (base {format_value(b)})"
     return _log_domain(a)
 
 
 def _unit_interval_domain(name):
     def domain(a):
-        return None if -1 <= a <= 1 else f"{name} needs an argument in [-1, 1], got {fmt(a)}"
+        return None if -1 <= a <= 1 else f"{name} needs an argument in [-1, 1], got {format_value(a)}"
 
     return domain
 
@@ -249,7 +249,7 @@ OPERATIONS = (
        partials=(lambda xp, out, a, b: xp.divide(1.0, b), lambda xp, out, a, b: -xp.divide(out, b)),
        show=("1/b", "-a/b²"),
        sympy=lambda sp, a, b: a / b,
-       domain=lambda a, b: f"division by zero ({fmt(a)} / 0)" if b == 0 else None),
+       domain=lambda a, b: f"division by zero ({format_value(a)} / 0)" if b == 0 else None),
     Op("neg", 1, (Prefix("-", NEG_BP),),
        forward=lambda xp, a: -a,
        partials=(lambda xp, out, a: -1.0,),
@@ -301,7 +301,7 @@ OPERATIONS = (
        partials=(lambda xp, out, a: xp.divide(0.5, xp.abs(out)),),  # sqrt(-0.0) is -0.0: still +inf
        show=("1/(2·sqrt(a))",),
        sympy=lambda sp, a: sp.sqrt(a),
-       domain=lambda a: f"square root of a negative number ({fmt(a)})" if a < 0 else None,
+       domain=lambda a: f"square root of a negative number ({format_value(a)})" if a < 0 else None,
        kink=Kink(lambda a: a == 0, "sqrt'(0) = +inf (the one-sided derivative)")),
     # ----- trigonometry -----
     Op("sin", 1, (Call(("sin",)),),

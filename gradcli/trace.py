@@ -14,7 +14,7 @@ from typing import NamedTuple
 from .api import Result
 from .engine import Edge, Note
 from .graph import Graph
-from .numbers import json_number
+from .formatting import json_value
 from .ops import CONSTANT, VARIABLE, Op
 
 
@@ -193,16 +193,16 @@ def trace_object(trace: Trace) -> dict:
     return {
         "forward": [
             {"node": labels[node], "op": trace.op_name(node), "inputs": [labels[j] for j in graph.inputs[node]],
-             "value": json_number(values[node])}
+             "value": json_value(values[node])}
             for node in range(len(graph.ops))
         ],
         "backward": [
             {
                 "node": labels[row.node],
-                "grad": json_number(row.grad),
+                "grad": json_value(row.grad),
                 "edges": [
-                    {"input": labels[edge.input], "local": json_number(edge.local),
-                     "contribution": json_number(edge.contribution)}
+                    {"input": labels[edge.input], "local": json_value(edge.local),
+                     "contribution": json_value(edge.contribution)}
                     for edge in row.edges
                 ],
             }
@@ -211,9 +211,9 @@ def trace_object(trace: Trace) -> dict:
         "branches": [
             {
                 "node": labels[branch.node],
-                "terms": [{"from": labels[edge.consumer], "contribution": json_number(edge.contribution)}
+                "terms": [{"from": labels[edge.consumer], "contribution": json_value(edge.contribution)}
                           for edge in branch.terms],
-                "total": json_number(branch.total),
+                "total": json_value(branch.total),
             }
             for branch in trace.branches
         ],

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 from . import engine, scalar
 from .graph import Graph
-from .numbers import fmt
+from .formatting import format_value
 from .ops import CONSTANTS, OPS
 
 DIGITS = 30  # significant digits of every SymPy evaluation
@@ -368,7 +368,7 @@ class SymbolicProcess:
                 # Past the deadline, still take what was sent while this process was busy.
                 remaining = max(0.0, self.deadline - time.monotonic())
                 if not self.receiver.poll(remaining):
-                    stopped = f"timed out after {fmt(self.timeout)} s"
+                    stopped = f"timed out after {format_value(self.timeout)} s"
                     break
                 try:
                     message = self.receiver.recv()

@@ -18,7 +18,7 @@ from ..check import (
     CONVENTION, LOCAL, MISMATCH, NOT_DIFFERENTIABLE, OK, UNAVAILABLE, UNCHECKED, UNDEFINED, WHOLE, CheckReport,
     DiffResult,
 )
-from ..numbers import fmt, json_number
+from ..formatting import format_value, json_value
 from ..trace import edge_formula
 from .json import all_warnings
 from ..witness import DIGITS
@@ -90,13 +90,13 @@ def _blank(segment: Segment) -> bool:
 
 
 def _number(value: float | None, precision: int) -> str:
-    return "—" if value is None else fmt(value, precision)
+    return "—" if value is None else format_value(value, precision)
 
 
 def _gap(ours: float, theirs: float | None) -> str:
     if theirs is None or ours == theirs:
         return "—" if theirs is None else "0"
-    return fmt(abs(ours - theirs), 2)
+    return format_value(abs(ours - theirs), 2)
 
 
 def check_view(report: CheckReport, precision: int = 12) -> Group:
@@ -115,7 +115,7 @@ def check_view(report: CheckReport, precision: int = 12) -> Group:
         table.add_column(header, justify=justify, no_wrap=True)
     for v in report.variables:
         verdict, style = _VERDICT_STYLE[v.verdict]
-        table.add_row(Text(v.name), fmt(v.ad, precision), _number(v.sympy, precision),
+        table.add_row(Text(v.name), format_value(v.ad, precision), _number(v.sympy, precision),
                       _number(v.fd, min(precision, _FD_DIGITS)), _gap(v.ad, v.sympy), _gap(v.ad, v.fd),
                       Text(verdict, style=style))
     parts.append(Trimmed(table))
@@ -164,7 +164,7 @@ def _one_sided(value: float | None, precision: int) -> str:
         return "undefined"
     if math.isinf(value):  # the difference quotients diverge: no step-size artefact as a number
         return ("+inf" if value > 0 else "-inf") + " (unbounded)"
-    return fmt(value, min(precision, 8))
+    return format_value(value, min(precision, 8))
 
 
 def _local_mismatch_table(report: CheckReport, labels: list[str], precision: int) -> Table:
@@ -177,7 +177,7 @@ def _local_mismatch_table(report: CheckReport, labels: list[str], precision: int
         partial = edge_formula(graph, labels, edge.consumer, edge.slot)
         table.add_row(Text(f"{labels[edge.consumer]} = {graph.formula(edge.consumer, labels)}"),
                       Text(f"∂{labels[edge.consumer]}/∂{labels[edge.input]} = {partial}"),
-                      fmt(edge.local, precision), fmt(mismatch.sympy, precision))
+                      format_value(edge.local, precision), format_value(mismatch.sympy, precision))
     return table
 
 
@@ -188,7 +188,7 @@ def _expectation_table(report: CheckReport, precision: int) -> Table:
     for header, justify in ((Text(f"∂{out}/∂"), "left"), ("yours", "right"), ("right", "right"), ("", "left")):
         table.add_column(header, justify=justify)
     for e in report.expectations:
-        table.add_row(Text(e.name), fmt(e.expected, precision), fmt(e.right, precision),
+        table.add_row(Text(e.name), format_value(e.expected, precision), format_value(e.right, precision),
                       Text("✓", style="green") if e.ok else Text("✗ wrong", style="bold red"))
     return table
 
@@ -199,20 +199,20 @@ def _first_wrong_view(report: CheckReport, labels: list[str], precision: int) ->
     out = report.result.output
     name = labels[first.node]
     lines = [Text.assemble(("First wrong step", "bold red"), " (in backward order): ", (f"∂{out}/∂{name}", "bold"),
-                           f" is {fmt(first.right, precision)}, not {fmt(first.expected, precision)}")]
+                           f" is {format_value(first.right, precision)}, not {format_value(first.expected, precision)}")]
     if first.node == graph.output:
         lines.append(Text("  the output's gradient with respect to itself is 1 by definition"))
     for edge in report.first_wrong_edges:
         consumer = labels[edge.consumer]
-        local = fmt(edge.local, precision)
+        local = format_value(edge.local, precision)
         formula = edge_formula(graph, labels, edge.consumer, edge.slot)
         local_text = local if formula == local else f"{formula} = {local}"  # "1", not "1 = 1"
         lines.append(Text(
             f"  via {consumer} = {graph.formula(edge.consumer, labels)}: upstream ∂{out}/∂{consumer} = "
-            f"{fmt(edge.upstream, precision)} × local ∂{consumer}/∂{name} = {local_text} "
-            f"→ {fmt(edge.contribution, precision)}"))
+            f"{format_value(edge.upstream, precision)} × local ∂{consumer}/∂{name} = {local_text} "
+            f"→ {format_value(edge.contribution, precision)}"))
     if len(report.first_wrong_edges) > 1:
-        lines.append(Text(f"  {name} is a branch node: the sum of the contributions is {fmt(first.right, precision)}"))
+        lines.append(Text(f"  {name} is a branch node: the sum of the contributions is {format_value(first.right, precision)}"))
     return Group(*lines)
 
 
@@ -223,7 +223,7 @@ def check_object(report: CheckReport) -> dict:
     tolerances = report.tolerances
     variables = {}
     for v in report.variables:
-        entry = {"ad": json_number(v.ad), "sympy": _json_or_none(v.sympy), "fd": _json_or_none(v.fd),
+        entry = {"ad": json_value(v.ad), "sympy": _json_or_none(v.sympy), "fd": _json_or_none(v.fd),
                  "verdict": v.verdict}
         if v.verdict in (NOT_DIFFERENTIABLE, CONVENTION, UNDEFINED):
             entry["one_sided"] = {"left": _json_or_none(v.left), "right": _json_or_none(v.right)}
@@ -240,28 +240,28 @@ def check_object(report: CheckReport) -> dict:
             "checked": report.local_checked,
             "mismatches": [{"node": labels[m.edge.consumer], "formula": graph.formula(m.edge.consumer, labels),
                             "input": labels[m.edge.input], "partial": edge_formula(graph, labels, m.edge.consumer, m.edge.slot),
-                            "ad": json_number(m.edge.local), "sympy": json_number(m.sympy)}
+                            "ad": json_value(m.edge.local), "sympy": json_value(m.sympy)}
                            for m in report.local_mismatches],
         },
         "notes": list(report.notes),
     }
     if report.expectations:
-        document["expect"] = {e.name: {"expected": json_number(e.expected), "right": json_number(e.right), "ok": e.ok}
+        document["expect"] = {e.name: {"expected": json_value(e.expected), "right": json_value(e.right), "ok": e.ok}
                               for e in report.expectations}
     if report.first_wrong is not None:
         first = report.first_wrong
         document["first_wrong"] = {
-            "name": first.name, "expected": json_number(first.expected), "right": json_number(first.right),
+            "name": first.name, "expected": json_value(first.expected), "right": json_value(first.right),
             "steps": [{"via": labels[e.consumer], "formula": graph.formula(e.consumer, labels),
-                       "upstream": json_number(e.upstream), "local": json_number(e.local),
+                       "upstream": json_value(e.upstream), "local": json_value(e.local),
                        "local_formula": edge_formula(graph, labels, e.consumer, e.slot),
-                       "contribution": json_number(e.contribution)} for e in report.first_wrong_edges],
+                       "contribution": json_value(e.contribution)} for e in report.first_wrong_edges],
         }
     return document
 
 
 def _json_or_none(value: float | None):
-    return None if value is None else json_number(value)
+    return None if value is None else json_value(value)
 
 
 # ----- gradcli diff -----
@@ -303,7 +303,7 @@ def diff_object(diff: DiffResult) -> dict:
     document = {"expression": diff.graph.source, "output": diff.graph.output_name,
                 "derivatives": {d.name: d.plain for d in diff.derivatives}}
     if diff.result is not None:
-        document["at"] = {name: json_number(v) for name, v in diff.result.at.items()}
+        document["at"] = {name: json_value(v) for name, v in diff.result.at.items()}
         document["values"] = {d.name: _json_or_none(d.value) for d in diff.derivatives}
     document["warnings"] = (all_warnings(diff.result) if diff.result else []) + diff.notes
     return document
@@ -311,4 +311,4 @@ def diff_object(diff: DiffResult) -> dict:
 
 def value_line(result, precision: int = 12) -> Text:
     """`f = -12`: the main result of `check`, printed before the (slower) check."""
-    return Text.assemble((result.output, "bold"), " = ", (fmt(result.value, precision), "bold cyan"))
+    return Text.assemble((result.output, "bold"), " = ", (format_value(result.value, precision), "bold cyan"))

@@ -13,7 +13,7 @@ from rich.tree import Tree
 
 from ..api import Result
 from ..graph import Graph
-from ..numbers import fmt
+from ..formatting import format_value
 from ..trace import program_title
 
 MAX_TREE_DEPTH = 48  # deeper levels are summarised (a 10 000-deep chain would print megabytes of guides)
@@ -53,14 +53,14 @@ class GraphPicture:
             formula = self.graph.formula(node, self.labels)
             lines = [f"{label} = {formula}" if len(formula) <= 60 else f"{label} = {formula[:59]}…"]
         if self.result is not None:
-            lines.append(fmt(self.result.values[node], self.precision))
+            lines.append(format_value(self.result.values[node], self.precision))
             if node in self.reached:
-                lines.append(f"∂{self.output}/∂{label} = {fmt(self.result.grads[node], self.precision)}")
+                lines.append(f"∂{self.output}/∂{label} = {format_value(self.result.grads[node], self.precision)}")
         return lines
 
     def edge_label(self, consumer: int, slot: int) -> str | None:
         contribution = self.contributions.get((consumer, slot))
-        return None if contribution is None else fmt(contribution, self.precision)
+        return None if contribution is None else format_value(contribution, self.precision)
 
     def source_line(self) -> str:
         """The program on one line, without comments (they are notes to self, not part of the graph)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..api import Result
-from ..numbers import json_number
+from ..formatting import json_value
 
 
 def gradient_object(result: Result, wrt: list[str] | None = None) -> dict:
@@ -14,9 +14,9 @@ def gradient_object(result: Result, wrt: list[str] | None = None) -> dict:
     return {
         "expression": result.graph.source,
         "output": result.output,
-        "at": {name: json_number(v) for name, v in result.at.items()},
-        "value": json_number(result.value),
-        "gradient": {name: json_number(result.gradient_of(name)) for name in names},
+        "at": {name: json_value(v) for name, v in result.at.items()},
+        "value": json_value(result.value),
+        "gradient": {name: json_value(result.gradient_of(name)) for name in names},
         "warnings": all_warnings(result),
     }
 

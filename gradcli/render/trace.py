@@ -19,7 +19,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ..engine import KINK_NOTE, NONFINITE_NOTE, OVERFLOW_NOTE
-from ..numbers import fmt
+from ..formatting import format_value
 from ..trace import Trace, local_formula, program_title
 
 # Semantic styles (NO_COLOR and a pipe drop the colours; Rich handles both).
@@ -199,7 +199,7 @@ def trace_heading(trace: Trace, t: Callable[[str], str], precision: int) -> Text
     heading = Text(t("Backprop trace of {expression}").format(expression=_cut(source, _MAX_SOURCE)), style=HEADING)
     point = trace.result.at
     if point:
-        shown = ", ".join(f"{name} = {fmt(value, precision)}" for name, value in list(point.items())[:24])
+        shown = ", ".join(f"{name} = {format_value(value, precision)}" for name, value in list(point.items())[:24])
         if len(point) > 24:
             shown += ", …"
         heading.append("\n")
@@ -227,10 +227,10 @@ def forward_view(trace: Trace, t: Callable[[str], str], precision: int, max_rows
         else:
             operation = _cut(graph.formula(node, labels))
             node_inputs = graph.inputs[node]
-            inputs = _cut(", ".join(fmt(values[j], precision) for j in node_inputs[:8]))
+            inputs = _cut(", ".join(format_value(values[j], precision) for j in node_inputs[:8]))
             if len(node_inputs) > 8:
                 inputs = _cut(inputs + ", …")
-        columns.add(str(node + 1), labels[node], operation, inputs, (fmt(values[node], precision), VALUE))
+        columns.add(str(node + 1), labels[node], operation, inputs, (format_value(values[node], precision), VALUE))
     return columns.lines()
 
 
@@ -264,10 +264,10 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
         node = row.node
         op = graph.ops[node]
         name = labels[node]
-        upstream = fmt(row.grad, precision)
+        upstream = format_value(row.grad, precision)
         summed = ""
         if node in branch_of and len(branch_of[node].terms) <= 4:  # a branch node: its sum, where it happens
-            terms = [fmt(edge.contribution, precision) for edge in branch_of[node].terms]
+            terms = [format_value(edge.contribution, precision) for edge in branch_of[node].terms]
             summed = " + ".join(term if k == 0 else _factor(term) for k, term in enumerate(terms)) + " = "
         columns.add_line((name, HEADING), " = " + _cut(trace.formula(node)),
                          "    " + t("upstream") + f" ∂{out}/∂{name} = " + summed, (upstream, GRAD),
@@ -281,10 +281,10 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
         operands = [labels[j] for j in graph.inputs[node]]
         for edge in row.edges:
             input_name = labels[edge.input]
-            local = fmt(edge.local, precision)
+            local = format_value(edge.local, precision)
             shown = local_formula(op, edge.slot, operands, t(op.shown(edge.slot)))
             formula = local if shown == local else f"{shown} = {local}"
-            contribution = fmt(edge.contribution, precision)
+            contribution = format_value(edge.contribution, precision)
             columns.add(
                 "→ " + input_name + (" Σ" if edge.input in branch_nodes else ""),
                 f"∂{name}/∂{input_name} = {formula}",
@@ -309,7 +309,7 @@ def branch_lines(trace: Trace, t: Callable[[str], str], precision: int, max_rows
             continue
         branch = trace.branches[index]
         name = labels[branch.node]
-        total = fmt(branch.total, precision)
+        total = format_value(branch.total, precision)
         uses: dict[int, int] = {}
         for edge in branch.terms:
             uses[edge.consumer] = uses.get(edge.consumer, 0) + 1
@@ -318,7 +318,7 @@ def branch_lines(trace: Trace, t: Callable[[str], str], precision: int, max_rows
             consumer = labels[edge.consumer]
             via = (t("via {consumer}, input {slot}").format(consumer=consumer, slot=edge.slot + 1)
                    if uses[edge.consumer] > 1 else t("via {consumer}").format(consumer=consumer))
-            terms.append((fmt(edge.contribution, precision), via))
+            terms.append((format_value(edge.contribution, precision), via))
         line = f"∂{out}/∂{name} = " + " + ".join(
             f"{value if k == 0 else _factor(value)} ({via})" for k, (value, via) in enumerate(terms)
         ) + f" = {total}"
@@ -361,8 +361,8 @@ def gradient_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
             columns.add_line(_gap_line(t, len(index), "variables", variables[index[0]][0], variables[index[-1]][0], 0))
             continue
         name, node = variables[index]
-        columns.add(name, fmt(result.values[node], precision), (fmt(result.grads[node], precision), GRAD))
-    return Group(Text.assemble((out, HEADING), " = ", (fmt(result.value, precision), "bold " + VALUE)), columns.lines())
+        columns.add(name, format_value(result.values[node], precision), (format_value(result.grads[node], precision), GRAD))
+    return Group(Text.assemble((out, HEADING), " = ", (format_value(result.value, precision), "bold " + VALUE)), columns.lines())
 
 
 def trace_view(trace: Trace, t: Callable[[str], str], precision: int = 12, max_rows: int | None = None,

@@ -7,7 +7,7 @@ import math
 DEFAULT_PRECISION = 12
 
 
-def fmt(value: float, precision: int = DEFAULT_PRECISION) -> str:
+def format_value(value: float, precision: int = DEFAULT_PRECISION) -> str:
     """Up to `precision` significant digits: 100*2*1.1 shows as 220, -0.0 as 0."""
     if value != value:
         return "nan"
@@ -17,7 +17,7 @@ def fmt(value: float, precision: int = DEFAULT_PRECISION) -> str:
     return "0" if text == "-0" else text
 
 
-def json_number(value: float) -> float | str:
+def json_value(value: float) -> float | str:
     """A JSON-safe number (RFC 8259 has no inf or nan, so those become strings)."""
     if value != value:
         return "nan"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .errors import GradcliError
+from ..errors import GradcliError
 
 _WINDOW = 72  # columns of a long line shown around the error
 
