@@ -179,18 +179,27 @@ def _names(groups: tuple[str, ...]) -> list[str] | None:
     return names
 
 
-def _translator(lang: str | None):
-    """The trace's translator for --lang or GRADCLI_LANG (warning about a language it does not know)."""
-    from .i18n import language, translator
+def _choose_language(ctx, param, lang: str | None) -> None:
+    """--lang (eager, so before any other option is converted): the language of all output.
 
-    chosen, warning = language(lang)
-    _warn([warning] if warning else [])
-    return translator(chosen)
+    Without --lang, GRADCLI_LANG decides (main() chose it already); a value gradcli does not
+    speak is warned about once.
+    """
+    from . import i18n
+
+    chosen, warning = i18n.language(lang)
+    if warning and not ctx.resilient_parsing:
+        _warn([warning])
+    i18n.choose(chosen)
 
 
 def _warn(messages: list[str]) -> None:
-    for message in messages:
-        _write_stderr(f"gradcli: warning: {message}")
+    """Warnings on stderr, in the chosen language."""
+    if messages:
+        from .i18n import message, tr
+
+        for text in messages:
+            _write_stderr(f"gradcli: {tr('warning')}: {message(text)}")
 
 
 def _write_stderr(text: str) -> None:
@@ -215,6 +224,11 @@ def _on_stderr(write) -> None:
         pass
 
 
+LANG_OPTION = click.option(
+    "--lang", type=click.Choice(["en", "ja"], case_sensitive=False), is_eager=True, expose_value=False,
+    callback=_choose_language, help="Language of the output and the messages [default: $GRADCLI_LANG, else en].")
+
+
 def program_options(command=None, *, precision: int = 12, json_option: bool = True):
     """The options every command that evaluates a program shares."""
     if command is None:
@@ -229,6 +243,7 @@ def program_options(command=None, *, precision: int = 12, json_option: bool = Tr
         click.option("--precision", type=click.IntRange(1, 17), default=precision, show_default=True,
                      help="Significant digits in human output."),
         click.option("--cse", is_flag=True, help="Merge identical subexpressions first (one node each)."),
+        LANG_OPTION,
     ]
     if not json_option:
         del decorators[3]
@@ -286,20 +301,18 @@ TRACE_PRECISION = 6  # significant digits in a trace, so that its rows fit in 80
 
 
 def trace_options(command):
-    """--max-rows and --lang, shared by `trace` and `grad --trace`."""
+    """--max-rows, shared by `trace` and `grad --trace`."""
     decorators = [
         click.option("--max-rows", type=click.IntRange(min=1), metavar="N",
                      help="Show at most N rows of each part of the trace (first and last ones; it says what "
                           "was left out). The JSON is always complete."),
-        click.option("--lang", type=click.Choice(["en", "ja"], case_sensitive=False),
-                     help="Language of the trace's headings and notes [default: $GRADCLI_LANG, else en]."),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
 
 
-def _trace_printer(result, precision, max_rows, lang):
+def _trace_printer(result, precision, max_rows):
     """A function that prints the trace on a console, or (given None) returns its JSON member."""
     from .trace import build_trace
 
@@ -310,9 +323,10 @@ def _trace_printer(result, precision, max_rows, lang):
             from .trace import trace_object
 
             return trace_object(trace)
+        from .i18n import translator
         from .render.trace import trace_view
 
-        view = trace_view(trace, _translator(lang), precision, max_rows, console.width, gradient=False)
+        view = trace_view(trace, translator(), precision, max_rows, console.width, gradient=False)
         console.print(view)
         console.print()
         return None
@@ -400,7 +414,7 @@ def cli(traceback: bool) -> None:
 @check_options
 @trace_options
 def grad(expression, points, path, as_json, precision, cse, wrt, points_path, output_format, quiet,
-         run_check, show_trace, rtol, atol, check_timeout, max_rows, lang):
+         run_check, show_trace, rtol, atol, check_timeout, max_rows):
     """Value and gradient of EXPR at a point (reverse-mode AD)."""
     from .api import differentiate, node_named
     from .parse import parse
@@ -409,8 +423,8 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
         raise click.UsageError("--check checks one point (--at), not a --points file")
     if not run_check and (rtol, atol, check_timeout) != (None, None, None):
         raise click.UsageError("--rtol, --atol and --check-timeout go with --check")
-    if not show_trace and (max_rows is not None or lang is not None):
-        raise click.UsageError("--max-rows and --lang go with --trace")
+    if not show_trace and max_rows is not None:
+        raise click.UsageError("--max-rows goes with --trace")
     if show_trace and (points_path is not None or output_format is not None):
         raise click.UsageError("--trace explains one point (--at), not a --points file")
     if points_path is not None or output_format is not None:
@@ -425,7 +439,7 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
     trace = None
     if show_trace:
         explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT
-        trace = _trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows, lang)
+        trace = _trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows)
     check = _checked(result, rtol, atol, check_timeout) if run_check else None
     return _report(result, wrt_names, as_json, precision, trace, check)
 
@@ -452,7 +466,7 @@ def _grad_points(expression, path, cse, points, wrt, points_path, output_format,
 @cli.command("trace", epilog=_epilog(*TRACE_EXAMPLES))
 @program_options(precision=TRACE_PRECISION)
 @trace_options
-def trace_command(expression, points, path, as_json, precision, cse, max_rows, lang):
+def trace_command(expression, points, path, as_json, precision, cse, max_rows):
     """Step-by-step backprop of EXPR at a point: forward pass, backward pass, branch sums, gradient.
 
     With --json, the `grad --json` object with a "trace" member: forward, backward and branches.
@@ -464,13 +478,14 @@ def trace_command(expression, points, path, as_json, precision, cse, max_rows, l
     graph = parse(_read_program(expression, path), cse=cse)
     result = differentiate(graph, _merge_points(points), record=True)
     if as_json:  # the same object as `grad --trace --json`
-        return _report(result, None, True, precision, trace=_trace_printer(result, precision, max_rows, lang))
+        return _report(result, None, True, precision, trace=_trace_printer(result, precision, max_rows))
+    from .i18n import translator
     from .render.trace import trace_view
     from .trace import build_trace
 
     _warn(all_warnings(result))
     console = _console()
-    console.print(trace_view(build_trace(result), _translator(lang), precision, max_rows, console.width))
+    console.print(trace_view(build_trace(result), translator(), precision, max_rows, console.width))
     return ExitStatus.OK
 
 
@@ -632,6 +647,9 @@ def main(argv: list[str] | None = None) -> int:
     _escape_what_the_console_cannot_encode()
     # `gradcli --traceback grad ...`: a group option, so before the command (not in a program text)
     show_traceback = "--traceback" in itertools.takewhile(lambda word: word.startswith("-"), argv)
+    from . import i18n
+
+    i18n.choose(i18n.language(None)[0])  # GRADCLI_LANG; a command's --lang may change it
     try:
         previous_handler = signal.signal(signal.SIGINT, _interrupt)
     except ValueError:  # not the main thread (an embedding application): Ctrl-C stays as it is

@@ -1,17 +1,29 @@
-"""Headings and notes of the trace in English or Japanese, gettext style.
+"""Every human-facing text in English and Japanese, gettext style: the two languages of each
+message stand together here, and nowhere else.
 
 The English text is the key: `translator("ja")("Forward pass")` gives "順伝播", and a string
 without a translation falls back to English. The op table's gate, kink and `show` strings
-are translated the same way, so the table stays the one place that states them.
+are translated the same way, so the table stays the one place that states them. Messages
+built with values in them (errors, warnings) are matched against their English template
+(`{name}` stands for any text) and refilled in the other language: the code that raises them
+keeps writing plain English f-strings.
 Terms follow the Japanese material our users learn from (ゼロから作るDeep Learning, ch. 5).
+
+The language is chosen once per process (`--lang`, else GRADCLI_LANG, else English) with
+`choose`, before any option is converted, so that errors about options speak it too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable
 
-JAPANESE = {
+LANGUAGES = ("en", "ja")
+
+# Each area of the program keeps its own section; a message belongs to the section of the
+# module that writes it.
+TRACE = {
     # ----- headings and legends -----
     "Backprop trace of {expression}": "{expression} の誤差逆伝播",
     "at {point}": "評価点 {point}",
@@ -82,6 +94,37 @@ JAPANESE = {
     "1 if a is the smallest else 0": "a が最小なら 1、それ以外は 0",
 }
 
+CHECK = {  # gradcli check, grad --check, --expect (check.py, render/check.py)
+}
+
+DIFF = {  # gradcli diff
+}
+
+GRAPH = {  # gradcli graph (render/graph.py)
+}
+
+BATCH = {  # grad --points
+}
+
+GRADIENT = {  # grad's table, eval, the value line
+}
+
+FRAMES = {  # what surrounds every message on stderr (looked up exactly, never matched as a template)
+    "error": "エラー",
+    "warning": "警告",
+    " (column {column})": "（{column} 列目）",
+    " (line {line}, column {column})": "（{line} 行目、{column} 列目）",
+    "line {line}": "{line} 行目",
+}
+
+MESSAGES = {  # errors and warnings on stderr; {name} matches any text
+}
+
+JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **GRADIENT, **FRAMES, **MESSAGES}
+
+
+_chosen = "en"
+
 
 def language(option: str | None) -> tuple[str, str | None]:
     """The language asked for: --lang, else GRADCLI_LANG (`ja`, `ja_JP.UTF-8`, ...), else English.
@@ -95,12 +138,62 @@ def language(option: str | None) -> tuple[str, str | None]:
     if chosen.lower().startswith("ja"):
         return "ja", None
     if chosen and not chosen.lower().startswith(("en", "c.", "posix")) and chosen.lower() != "c":
-        return "en", f"GRADCLI_LANG={chosen} is not a language of gradcli's traces (en, ja): they are in English"
+        return "en", f"GRADCLI_LANG={chosen} is not a language of gradcli (en, ja): its output is in English"
     return "en", None
 
 
-def translator(lang: str) -> Callable[[str], str]:
-    """A function from an English string to its text in `lang` (itself when there is none)."""
-    if lang == "ja":
+def choose(lang: str) -> None:
+    """Make `lang` the language of everything this process prints from now on."""
+    global _chosen
+    _chosen = lang
+
+
+def current() -> str:
+    return _chosen
+
+
+def translator(lang: str | None = None) -> Callable[[str], str]:
+    """A function from an English string to its text in `lang` (default: the chosen language)."""
+    if (lang or _chosen) == "ja":
         return lambda text: JAPANESE.get(text, text)
     return lambda text: text
+
+
+def tr(text: str, **fields) -> str:
+    """`text` in the chosen language, with `fields` filled in: tr("{n} rows", n=3)."""
+    if _chosen == "ja":
+        text = JAPANESE.get(text, text)
+    return text.format(**fields) if fields else text
+
+
+_templates: list[tuple[re.Pattern, str]] | None = None
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def _compiled() -> list[tuple[re.Pattern, str]]:
+    """MESSAGES as (pattern, Japanese template), most specific (longest literal text) first."""
+    global _templates
+    if _templates is None:
+        entries = []
+        for english, japanese in MESSAGES.items():
+            pieces = _FIELD.split(english)  # literal, field, literal, field, ...
+            pattern = "".join(re.escape(piece) if k % 2 == 0 else f"(?P<{piece}>.+?)" for k, piece in enumerate(pieces))
+            literal = sum(len(piece) for piece in pieces[::2])
+            entries.append((literal, re.compile(pattern + r"\Z", re.DOTALL), japanese))
+        entries.sort(key=lambda entry: -entry[0])
+        _templates = [(pattern, japanese) for _, pattern, japanese in entries]
+    return _templates
+
+
+def message(text: str) -> str:
+    """An error or warning message in the chosen language: the first MESSAGES template it matches,
+    refilled in Japanese (each field itself translated when it is a message too); else as it is."""
+    if _chosen != "ja":
+        return text
+    if text in JAPANESE:
+        return JAPANESE[text]
+    for pattern, japanese in _compiled():
+        found = pattern.match(text)
+        if found:
+            return japanese.format(**{key: message(value) for key, value in found.groupdict().items()})
+    return text

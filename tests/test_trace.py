@@ -403,11 +403,10 @@ def test_grad_trace_with_check():
 
 @pytest.mark.parametrize("args", [
     ("grad", "x*y", "--at", "x=1,y=2", "--max-rows", "3"),
-    ("grad", "x*y", "--at", "x=1,y=2", "--lang", "ja"),
     ("grad", "x*y", "--points", "-", "--trace"),
     ("trace", "x*y", "--at", "x=1,y=2", "--max-rows", "0"),
     ("trace", "x*y", "--at", "x=1,y=2", "--lang", "fr"),
-], ids=["max-rows-without-trace", "lang-without-trace", "trace-with-points", "max-rows-0", "unknown-language"])
+], ids=["max-rows-without-trace", "trace-with-points", "max-rows-0", "unknown-language"])
 def test_usage_errors_exit_2(args):
     assert run_cli(*args, input="x,y\n1,2\n").code == 2
 

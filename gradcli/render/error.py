@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from ..errors import GradcliError
+from ..i18n import message, tr
 
 _WINDOW = 72  # columns of a long line shown around the error
 
@@ -23,7 +24,7 @@ def _printable(char: str) -> str:
 
 def format_error(error: GradcliError) -> str:
     """`gradcli: error: …` plus, when the error has a span, the line and a caret under it."""
-    lines = [f"gradcli: error: {error.message}"]
+    lines = [f"gradcli: {tr('error')}: {message(error.message)}"]
     if error.span is None or error.source is None:
         return "\n".join(lines)
     source = error.source
@@ -44,9 +45,10 @@ def format_error(error: GradcliError) -> str:
     suffix = "…" if shown_end < line_end else ""
     caret_pad = sum(_width(c) for c in source[shown_start:start]) + len(prefix)
     caret_len = max(1, sum(_width(c) for c in source[start : min(end, shown_end)]))
-    gutter = f"  line {line_number} | " if "\n" in source else "  | "
+    gutter = "  " + tr("line {line}", line=line_number) + " | " if "\n" in source else "  | "
     lines.append(f"{gutter}{prefix}{text}{suffix}")
     lines.append(" " * (len(gutter) - 2) + "| " + " " * caret_pad + "^" * caret_len)
     column = start - line_start + 1
-    lines[0] += f" (line {line_number}, column {column})" if "\n" in source else f" (column {column})"
+    lines[0] += (tr(" (line {line}, column {column})", line=line_number, column=column) if "\n" in source
+                 else tr(" (column {column})", column=column))
     return "\n".join(lines)
