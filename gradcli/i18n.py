@@ -106,6 +106,9 @@ GRAPH = {  # gradcli graph (render/graph.py)
 BATCH = {  # grad --points
 }
 
+PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
+}
+
 GRADIENT = {  # grad's table, eval, the value line
 }
 
@@ -120,7 +123,8 @@ FRAMES = {  # what surrounds every message on stderr (looked up exactly, never m
 MESSAGES = {  # errors and warnings on stderr; {name} matches any text
 }
 
-JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **GRADIENT, **FRAMES, **MESSAGES}
+JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **PARSE, **GRADIENT, **FRAMES, **MESSAGES}
+_TEMPLATES = {english: japanese for english, japanese in JAPANESE.items() if english not in FRAMES}
 
 
 _chosen = "en"
@@ -171,11 +175,13 @@ _FIELD = re.compile(r"\{(\w+)\}")
 
 
 def _compiled() -> list[tuple[re.Pattern, str]]:
-    """MESSAGES as (pattern, Japanese template), most specific (longest literal text) first."""
+    """Every entry but FRAMES as (pattern, Japanese template), most specific (longest literal text) first."""
     global _templates
     if _templates is None:
         entries = []
-        for english, japanese in MESSAGES.items():
+        for english, japanese in _TEMPLATES.items():
+            if "{" not in english:
+                continue
             pieces = _FIELD.split(english)  # literal, field, literal, field, ...
             pattern = "".join(re.escape(piece) if k % 2 == 0 else f"(?P<{piece}>.+?)" for k, piece in enumerate(pieces))
             literal = sum(len(piece) for piece in pieces[::2])
@@ -186,12 +192,12 @@ def _compiled() -> list[tuple[re.Pattern, str]]:
 
 
 def message(text: str) -> str:
-    """An error or warning message in the chosen language: the first MESSAGES template it matches,
+    """An error or warning message in the chosen language: the first template it matches,
     refilled in Japanese (each field itself translated when it is a message too); else as it is."""
     if _chosen != "ja":
         return text
-    if text in JAPANESE:
-        return JAPANESE[text]
+    if text in _TEMPLATES:
+        return _TEMPLATES[text]
     for pattern, japanese in _compiled():
         found = pattern.match(text)
         if found:
