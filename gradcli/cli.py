@@ -697,15 +697,38 @@ def main(argv: list[str] | None = None) -> int:
         error.__traceback__ = None  # let go of the frames, and of the memory they hold, before writing
         _write_stderr("gradcli: error: out of memory: the input is too large for this machine")
         return ExitStatus.BAD_INPUT
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.split(".")[0] not in DEPENDENCIES:
+            return _internal_error(error, show_traceback)
+        # An installation without one of gradcli's dependencies (deleted, or a partial copy):
+        # the user can fix it, so it is not a bug of ours.
+        _write_stderr(_format_message(
+            "gradcli needs the Python package {package}, which is not installed: python3 -m pip install {package}",
+            package=DEPENDENCIES[error.name.split(".")[0]]))
+        return ExitStatus.BAD_INPUT
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a bare traceback
-        if show_traceback:
-            _print_traceback()
-        _write_stderr(f"gradcli: internal error: {type(error).__name__}: {error} (for the details, run it again "
-                      f"with --traceback before the command: gradcli --traceback grad ...)")
-        return ExitStatus.INTERNAL
+        return _internal_error(error, show_traceback)
     finally:
         if previous_handler is not None:
             signal.signal(signal.SIGINT, previous_handler)
+
+
+DEPENDENCIES = {"numpy": "numpy", "sympy": "sympy", "rich": "rich", "mpmath": "mpmath", "click": "click"}
+
+
+def _format_message(template: str, **fields) -> str:
+    """`gradcli: error: ...` in the chosen language."""
+    from .render.error import format_error
+
+    return format_error(GradcliError(template.format(**fields)))
+
+
+def _internal_error(error: Exception, show_traceback: bool) -> int:
+    if show_traceback:
+        _print_traceback()
+    _write_stderr(f"gradcli: internal error: {type(error).__name__}: {error} (for the details, run it again "
+                  f"with --traceback before the command: gradcli --traceback grad ...)")
+    return ExitStatus.INTERNAL
 
 
 def _as_typed(word: str) -> str:

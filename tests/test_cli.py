@@ -731,3 +731,24 @@ def test_traceback_is_a_group_option_not_a_word_in_the_program():
 def test_trace_json_is_the_grad_trace_json():
     assert cli("trace", CIRCUIT, "--at", CIRCUIT_AT, "--json").json() == \
         cli("grad", CIRCUIT, "--at", CIRCUIT_AT, "--trace", "--json").json()
+
+
+def test_numpy_is_a_dependency_of_the_plain_install():
+    """`pip install .` alone must be enough for --points (it used to need the batch extra)."""
+    with open(REPO / "pyproject.toml", "rb") as stream:
+        project = tomllib.load(stream)["project"]
+    assert any(re.match(r"numpy\b", requirement) for requirement in project["dependencies"])
+
+
+@pytest.mark.parametrize("missing, args", [
+    ("numpy", ["grad", "sigmoid(w0*x0 + w1*x1 + w2)", "--points", str(REPO / "examples" / "points.csv")]),
+    ("sympy", ["diff", CIRCUIT]),  # check goes on without SymPy, saying so; diff cannot
+    ("rich", ["grad", CIRCUIT, "--at", CIRCUIT_AT]),
+])
+def test_a_missing_dependency_is_not_an_internal_error(missing, args):
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"  # import of it fails as if it were not installed
+            f"from gradcli.cli import main; sys.exit(main({args!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == ExitStatus.BAD_INPUT, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert f"pip install {missing}" in done.stderr
