@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from .engine import Edge, Note, backward, check_finite, forward, leaf_values
 from .errors import BindingError
@@ -15,7 +15,7 @@ from .parse import parse
 class Result:
     """Value and gradient of a program at a point, with everything a renderer may show."""
 
-    __slots__ = ("graph", "at", "values", "grads", "edges", "notes", "warnings")
+    __slots__ = ("graph", "at", "values", "grads", "edges", "notes", "warnings", "shown", "data")
 
     def __init__(
         self,
@@ -26,11 +26,16 @@ class Result:
         edges: list[Edge] = (),
         notes: list[Note] = (),
         warnings: list[str] = (),
+        shown: list[str] | None = None,
+        data: list[str] = (),
     ):
         self.graph, self.at, self.values, self.grads = graph, at, values, grads
         self.edges = list(edges)  # every step of the reverse sweep, when recorded
         self.notes = list(notes)  # kinks and non-finite partials met on the way
         self.warnings = list(warnings)  # about the input, not the maths
+        self.data = list(data)  # variables marked as data: they get no gradient
+        # the partials to report: --wrt's names, else every variable that is not data
+        self.shown = list(graph.variables) if shown is None else list(shown)
 
     @property
     def value(self) -> float:
@@ -42,8 +47,8 @@ class Result:
 
     @property
     def gradient(self) -> dict[str, float]:
-        """∂output/∂variable for every variable, in order of first appearance."""
-        return {name: self.grads[node] for name, node in self.graph.variables.items()}
+        """∂output/∂name for each reported name (every variable but data, in order of first appearance)."""
+        return {name: self.grads[node_named(self.graph, name)] for name in self.shown}
 
     def gradient_of(self, name: str) -> float:
         """∂output/∂name for a variable or a named intermediate."""
@@ -90,18 +95,32 @@ def bind(graph: Graph, at: Mapping[str, float]) -> tuple[dict[str, float], list[
 
 
 def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False,
-                  wrt: list[str] | None = None) -> Result:
+                  wrt: list[str] | None = None, data: Iterable[str] = ()) -> Result:
     """Value and reverse-mode gradient of a parsed program at a point.
 
-    `wrt` names the partials that will be shown (default: every variable's), so that the
-    notes about undefined partials are about those.
+    `wrt` names the partials that will be shown (default: every variable's); `data` names
+    variables that are data, such as the labels of a loss. Partials are taken only on paths
+    that lead to what is shown (and to every named intermediate, without `wrt`), and the notes
+    about undefined partials are about those.
     """
-    reported = None if wrt is None else [node_named(graph, name) for name in wrt]
+    data = list(dict.fromkeys(data))
+    for name in data:
+        if name not in graph.variables:
+            raise BindingError(f"--data {name}: the program has no variable {name!r} "
+                               f"(its variables: {', '.join(graph.variables) or 'none'})")
+    for name in wrt or ():
+        if name in data:
+            raise BindingError(f"--wrt {name}: {name} is data (--data), which has no gradient")
+    shown = wrt if wrt is not None else [name for name in graph.variables if name not in data]
+    reported = sources = None
+    if wrt is not None or data:
+        reported = [node_named(graph, name) for name in shown]
+        sources = reported if wrt is not None else [*reported, *graph.intermediates.values()]
     point, warnings = bind(graph, at)
     values = forward(graph, leaf_values(graph, point))
     check_finite(graph, values)
-    grads, edges, notes = backward(graph, values, record=record, reported=reported)
-    return Result(graph, point, values, grads, edges, notes, warnings)
+    grads, edges, notes = backward(graph, values, record=record, reported=reported, sources=sources)
+    return Result(graph, point, values, grads, edges, notes, warnings, shown, data)
 
 
 def value_at(graph: Graph, at: Mapping[str, float]) -> tuple[float, dict[str, float], list[str]]:

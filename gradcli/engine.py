@@ -6,8 +6,9 @@ read every rule from the op table, so a batch of points runs the very same code.
 
 from __future__ import annotations
 
+import itertools
 from math import isfinite
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from . import scalar
 from .errors import MathError
@@ -90,19 +91,23 @@ def math_error(graph: Graph, node: int, arguments: list[float]) -> MathError:
     return MathError(f"math error in {op.symbol}: {reason}", graph.span(node), graph.source)
 
 
-def needs_gradient(graph: Graph) -> bytearray:
-    """1 for nodes that depend on a variable or a named intermediate; partials into the others are
-    never computed. A named intermediate counts even when its value is constant (`a = 2`): the
-    user named it, so ∂f/∂a may be asked for (--wrt a)."""
-    if not graph.constants:  # every leaf is a variable, and every op has an input: all nodes depend on one
-        return bytearray(b"\x01") * len(graph.ops)
+def needs_gradient(graph: Graph, sources: Iterable[int] | None = None) -> bytearray:
+    """1 for nodes that depend on one of `sources`; partials into the others are never computed.
+
+    By default the sources are every variable and named intermediate. A named intermediate
+    counts even when its value is constant (`a = 2`): the user named it, so ∂f/∂a may be asked
+    for (--wrt a). Data (--data) and, with --wrt, everything not asked for are left out, so no
+    partial is taken on a path that leads only to them.
+    """
+    if sources is None:
+        if not graph.constants:  # every leaf is a variable, and every op has an input: all nodes depend on one
+            return bytearray(b"\x01") * len(graph.ops)
+        sources = itertools.chain(graph.variables.values(), graph.intermediates.values())
     needs = bytearray(len(graph.ops))
-    for node in graph.variables.values():
-        needs[node] = 1
-    for node in graph.intermediates.values():
+    for node in sources:
         needs[node] = 1
     node = -1
-    for node_inputs in graph.inputs:  # leaves have no inputs: a variable keeps its 1, a constant its 0
+    for node_inputs in graph.inputs:  # leaves have no inputs: a source keeps its 1, any other leaf its 0
         node += 1
         if len(node_inputs) == 2:
             a, b = node_inputs
@@ -120,17 +125,18 @@ def needs_gradient(graph: Graph) -> bytearray:
 
 
 def backward(graph: Graph, values: list, xp=scalar, record: bool = False, notes: bool = True,
-             reported: list[int] | None = None):
+             reported: list[int] | None = None, sources: list[int] | None = None):
     """Reverse sweep: adjoints of every node (∂output/∂node), plus edges and notes if asked.
 
     Returns (grads, edges, notes). Only nodes that reach the output and inputs that depend on
     a variable are visited, so x^2 at x = -3 never evaluates ln(-3) for the constant exponent.
     `reported` are the nodes whose gradients the caller shows (default: the variables): notes
-    about infinite or undefined partials concern those alone.
+    about infinite or undefined partials concern those alone. `sources` are the nodes whose
+    gradients are wanted (see needs_gradient); others may be left at 0.
     """
     n = len(graph.ops)
     grads: list = [0.0] * n
-    needs = needs_gradient(graph)
+    needs = needs_gradient(graph, sources)
     live = bytearray(n)  # reaches the output and depends on a variable
     grads[graph.output] = 1.0
     live[graph.output] = needs[graph.output]

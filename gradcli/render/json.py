@@ -3,22 +3,53 @@
 from __future__ import annotations
 
 import json
+import re
 
 from ..api import Result
+from ..graph import Graph
 from ..formatting import json_value
 
 
-def gradient_object(result: Result, wrt: list[str] | None = None) -> dict:
-    """{"expression", "output", "at", "value", "gradient", "warnings"} for one point."""
-    names = wrt if wrt is not None else list(result.graph.variables)
+SCHEMA_VERSION = 1  # goes up when a field changes its meaning or is removed; new fields do not change it
+MAX_ECHOED_PROGRAM = 10_000  # characters; a longer program is named by its size and hash
+
+
+def value_object(graph: Graph, at: dict[str, float], value: float) -> dict:
+    """`eval --json`: {"version", "expression", "output", "at", "value"}."""
     return {
-        "expression": result.graph.source,
-        "output": result.output,
-        "at": {name: json_value(v) for name, v in result.at.items()},
-        "value": json_value(result.value),
-        "gradient": {name: json_value(result.gradient_of(name)) for name in names},
-        "warnings": all_warnings(result),
+        "version": SCHEMA_VERSION,
+        **program_fields(graph.source),
+        "output": graph.output_name,
+        "at": {name: json_value(v) for name, v in at.items()},
+        "value": json_value(value),
     }
+
+
+def gradient_object(result: Result, wrt: list[str] | None = None) -> dict:
+    """The value object of one point plus "gradient" (the reported partials) and "warnings"."""
+    names = wrt if wrt is not None else result.shown
+    document = value_object(result.graph, result.at, result.value)
+    if result.data:
+        document["data"] = result.data
+    document["gradient"] = {name: json_value(result.gradient_of(name)) for name in names}
+    document["warnings"] = all_warnings(result)
+    return document
+
+
+_COMMENT = re.compile(r"[ \t]*#[^\n]*")
+
+
+def program_fields(source: str) -> dict:
+    """"expression": the program without its comments and blank lines, so that a file's notes do
+    not fill every JSON object; over MAX_ECHOED_PROGRAM characters it is null, and
+    "expression_summary" gives its size and SHA-256 instead (of the text as given)."""
+    if len(source) > MAX_ECHOED_PROGRAM:
+        import hashlib
+
+        digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+        return {"expression": None, "expression_summary": {"characters": len(source), "sha256": digest}}
+    lines = (line.rstrip() for line in _COMMENT.sub("", source).splitlines())
+    return {"expression": "\n".join(line for line in lines if line)}
 
 
 def all_warnings(result: Result) -> list[str]:
