@@ -521,18 +521,16 @@ def graph_command(expression, points, path, precision, cse, output_format):
 def eval_command(expression, points, path, as_json, precision, cse):
     """The value of EXPR at a point."""
     from .api import value_at
-    from .formatting import format_value, json_value
+    from .formatting import format_value
     from .parse import parse
 
     graph = parse(_read_program(expression, path), cse=cse)
     value, at, warnings = value_at(graph, _merge_points(points))
     _warn(warnings)
     if as_json:
-        from .render.json import dumps
+        from .render.json import dumps, value_object
 
-        document = {"expression": graph.source, "output": graph.output_name,
-                    "at": {k: json_value(v) for k, v in at.items()}, "value": json_value(value)}
-        click.echo(dumps(document))
+        click.echo(dumps(value_object(graph, at, value)))
     else:
         click.echo(format_value(value, precision))
     return ExitStatus.OK
@@ -674,10 +672,15 @@ def main(argv: list[str] | None = None) -> int:
             program = next((word for word in argv if word.startswith(error.option_name)), error.option_name)
             error.message += (f" A program that starts with '-' goes last, after '--', with the options before it: "
                               f"gradcli {error.ctx.info_name} --at ... -- {shlex.quote(program)}")
+        from .i18n import message
+
+        error.message = message(error.message)
         _on_stderr(error.show)
         return ExitStatus.BAD_INPUT if error.exit_code == 2 else error.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
-        _write_stderr("gradcli: interrupted")
+        from .i18n import tr
+
+        _write_stderr(f"gradcli: {tr('interrupted')}")
         return ExitStatus.INTERRUPTED
     except (BrokenPipeError, SystemExit) as stop:
         # The reader (e.g. `head -1`) has gone. Click (on EPIPE) and Rich (Console.on_broken_pipe)
@@ -698,13 +701,14 @@ def main(argv: list[str] | None = None) -> int:
         _write_stderr("gradcli: error: out of memory: the input is too large for this machine")
         return ExitStatus.BAD_INPUT
     except ModuleNotFoundError as error:
-        if error.name is None or error.name.split(".")[0] not in DEPENDENCIES:
+        package = (error.name or "").split(".")[0]
+        if package not in DEPENDENCIES:
             return _internal_error(error, show_traceback)
         # An installation without one of gradcli's dependencies (deleted, or a partial copy):
         # the user can fix it, so it is not a bug of ours.
         _write_stderr(_format_message(
             "gradcli needs the Python package {package}, which is not installed: python3 -m pip install {package}",
-            package=DEPENDENCIES[error.name.split(".")[0]]))
+            package=package))
         return ExitStatus.BAD_INPUT
     except Exception as error:  # noqa: BLE001 - the last line of defence: never a bare traceback
         return _internal_error(error, show_traceback)
@@ -713,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, previous_handler)
 
 
-DEPENDENCIES = {"numpy": "numpy", "sympy": "sympy", "rich": "rich", "mpmath": "mpmath", "click": "click"}
+DEPENDENCIES = ("numpy", "sympy", "rich", "mpmath", "click")  # their import names are their package names
 
 
 def _format_message(template: str, **fields) -> str:

@@ -121,6 +121,65 @@ FRAMES = {  # what surrounds every message on stderr (looked up exactly, never m
 }
 
 MESSAGES = {  # errors and warnings on stderr; {name} matches any text
+    # ----- the point (--at, --data, --wrt; api.bind) -----
+    "the program has no variable or named intermediate {name} (it has: {known})":
+        "プログラムに変数や名前付きの中間変数 {name} はない（あるのは: {known}）",
+    "{name} is a constant ({value}) and cannot be given a value": "{name} は定数（{value}）なので値を与えられない",
+    "the value of {name} must be a number, not {value}": "{name} の値は数でなければならない（{value} ではなく）",
+    "the value of {name} is too large for a double": "{name} の値が倍精度で表せないほど大きい",
+    "the value of {name} must be finite, not {value}": "{name} の値は有限でなければならない（{value} ではなく）",
+    "{name} is computed by the program and cannot be given a value": "{name} はプログラムが計算するので値を与えられない",
+    "{name} is not used by the program; its value is ignored": "{name} はプログラムで使われていないので、その値は無視する",
+    "no value for {names}": "{names} の値がない（--at で与える）",
+    "--data {name}: the program has no variable {quoted} (its variables: {known})":
+        "--data {name}: プログラムに変数 {quoted} はない（変数は: {known}）",
+    "--wrt {name}: {same} is data (--data), which has no gradient": "--wrt {name}: {same} はデータ（--data）なので勾配はない",
+    "{name} is not allowed: a value must be a finite number": "{name} は使えない: 値は有限の数でなければならない",
+    "{name} is not a number (a value is a number or a constant expression such as pi/4)":
+        "{name} は数ではない（値は数か、pi/4 のような定数式）",
+    "{text} uses {name}: a value is a number or a constant expression such as pi/4":
+        "{text} は {name} を使っている: 値は数か、pi/4 のような定数式",
+    "{text} is not a value: a value is a number or a constant expression such as pi/4, without '=' or ';'":
+        "{text} は値ではない: 値は数か、pi/4 のような定数式（'=' や ';' は含まない）",
+    "{option} {part}: not name=value (example: {option2} x=-2,y=5)": "{option} {part}: 名前=値 の形ではない（例: {option2} x=-2,y=5）",
+    "{option} {part}: {name} is not a variable name": "{option} {part}: {name} は変数名ではない",
+    "{option} {part}: no value after {name}=": "{option} {part}: {name}= の後に値がない",
+    "{name} is given twice in --at": "{name} が --at で二度与えられている",
+    "{name} is expected twice": "{name} の期待値が二度与えられている",
+    "--wrt: no names given (example: --wrt x,q)": "--wrt: 名前がない（例: --wrt x,q）",
+    # ----- reading the program -----
+    "cannot read {path}: {reason}": "{path} を読めない: {reason}",
+    "cannot read standard input: it is closed": "標準入力を読めない: 閉じている",
+    "the program has more than {bytes} bytes; the limit is {limit} characters":
+        "プログラムが {bytes} バイトを超えている。上限は {limit} 文字",
+    "the program is not valid UTF-8 (byte {byte} at offset {offset})":
+        "プログラムが正しい UTF-8 ではない（オフセット {offset} のバイト {byte}）",
+    "gradcli needs the Python package {package}, which is not installed: python3 -m pip install {same}":
+        "gradcli には Python パッケージ {package} が必要だが、インストールされていない: python3 -m pip install {same}",
+    # ----- usage -----
+    "give the program either as EXPR or with --file, not both": "プログラムは EXPR か --file のどちらか一方で与える",
+    "missing the program: give EXPR, '-' for standard input, or --file PATH":
+        "プログラムがない: EXPR、標準入力なら '-'、または --file PATH で与える",
+    "--check checks one point (--at), not a --points file": "--check が調べるのは 1 点（--at）で、--points のファイルではない",
+    "--rtol, --atol and --check-timeout go with --check": "--rtol、--atol、--check-timeout は --check と一緒に使う",
+    "--max-rows goes with --trace": "--max-rows は --trace と一緒に使う",
+    "--trace explains one point (--at), not a --points file": "--trace が説明するのは 1 点（--at）で、--points のファイルではない",
+    "--format applies to --points output": "--format は --points の出力に使う",
+    "--json asks for JSON Lines output; it contradicts --format csv": "--json は JSON Lines の出力を求めるので --format csv と矛盾する",
+    "the program and --points cannot both come from standard input": "プログラムと --points の両方を標準入力から読むことはできない",
+    "choose one of --latex and --plain": "--latex と --plain のどちらか一方を選ぶ",
+    "interrupted": "中断された",
+    # ----- math errors at the point (engine.math_error, the op table's domains) -----
+    "math error in {op}: {reason}": "{op} で数学的なエラー: {reason}",
+    "{expression} overflows a double": "{expression} が倍精度で表せないほど大きい",
+    "a negative number to a non-integer power is not real ({power})": "負の数の非整数乗は実数ではない（{power}）",
+    "zero to a negative power divides by zero ({power})": "0 の負の乗は 0 で割ることになる（{power}）",
+    "the logarithm of 0 is -infinity": "0 の対数は -∞",
+    "the logarithm of a negative number ({value}) is not real": "負の数（{value}）の対数は実数ではない",
+    "a logarithm's base must be positive and not 1 (base {value})": "対数の底は正で 1 以外でなければならない（底 {value}）",
+    "{name} needs an argument in [-1, 1], got {value}": "{name} の引数は [-1, 1] の範囲でなければならない（{value} が与えられた）",
+    "division by zero ({value} / 0)": "0 による除算（{value} / 0）",
+    "square root of a negative number ({value})": "負の数の平方根（{value}）",
 }
 
 JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **PARSE, **GRADIENT, **FRAMES, **MESSAGES}
