@@ -230,10 +230,18 @@ def diagnose(graph: Graph, values: list, grads: list, needs: bytearray, live: by
         finite = not any_nonfinite or all(isfinite(op.local(xp, slot, values[node], arguments)) for slot in slots)
         nonfinite_partials = nonfinite_partials or not finite
         kink = op.kink
-        if kink is not None and kink.at(*arguments) and kink.concerns(slots):
+        if kink is not None and kink.at(*_distinct_arguments(op, inputs[node], values)) and kink.concerns(slots):
             found.append(Note(node, "kink", KINK_NOTE.format(op=op.symbol, convention=kink.convention)))
         elif not finite:
             found.append(Note(node, "nonfinite", NONFINITE_NOTE.format(op=op.symbol)))
     if any_nonfinite and not nonfinite_partials:  # then the products of finite partials overflowed
         found.extend(Note(node, "overflow", OVERFLOW_NOTE) for node in reported if not isfinite(grads[node]))
     return found
+
+
+def _distinct_arguments(op, node_inputs: tuple[int, ...], values: list) -> list:
+    """The arguments a kink is judged on: one per distinct input node of a variadic op, since
+    max(x, x) is x (differentiable), while max(x, y) at x = y is a tie."""
+    if op.arity is not None:
+        return [values[j] for j in node_inputs]
+    return [values[j] for j in dict.fromkeys(node_inputs)]

@@ -221,7 +221,7 @@ def _reduce(combine):
 
 ADD_BP, MUL_BP, NEG_BP, POW_BP = (5, 6), (7, 8), 9, (12, 11)
 
-_TIE = "tie: the gradient is split evenly among the tied inputs (½ each for two)"
+_TIE = "the gradient is split evenly among the tied inputs (½ each for two)"
 _ATAN2_CUT = ("atan2(y, x) jumps by 2π across y = 0 for x < 0: the partials there are those of either side "
               "(they agree); at (0, 0) they are nan")
 

@@ -307,10 +307,9 @@ def test_a_gradient_that_overflows_from_finite_partials_is_named():
     assert "x: the gradient overflows a double" in run_cli("grad", "1e200*(1e200*x) + y", "--at", "x=1e-300,y=1").stderr
 
 
-def depends_on_a_name(graph) -> list[int]:
-    """1 for each node with a variable or a named intermediate among itself and its ancestors,
-    found by a walk up from each node (quadratic, fine for small programs)."""
-    named = set(graph.intermediates.values())
+def depends_on(graph, sources) -> list[int]:
+    """1 for each node with one of `sources` among itself and its ancestors, found by a walk up
+    from each node (quadratic, fine for small programs)."""
     flags = []
     for node in range(len(graph.ops)):
         stack, seen, found = [node], set(), False
@@ -318,7 +317,7 @@ def depends_on_a_name(graph) -> list[int]:
             j = stack.pop()
             if j not in seen:
                 seen.add(j)
-                found = graph.is_variable(j) or j in named
+                found = j in sources
                 stack.extend(graph.inputs[j])
         flags.append(int(found))
     return flags
@@ -331,7 +330,55 @@ def depends_on_a_name(graph) -> list[int]:
 ])
 def test_the_nodes_that_need_a_gradient_are_those_that_depend_on_a_name(source):
     graph = gradcli.parse(source)
-    assert list(gradcli.engine.needs_gradient(graph)) == depends_on_a_name(graph)
+    names = {*graph.variables.values(), *graph.intermediates.values()}
+    assert list(gradcli.engine.needs_gradient(graph)) == depends_on(graph, names)
+
+
+SOFTMAX_XENT = ("s = exp(z1) + exp(z2) + exp(z3); "
+                "L = -(y1*log(exp(z1)/s) + y2*log(exp(z2)/s) + y3*log(exp(z3)/s))")
+SOFTMAX_AT = {"z1": 2.0, "z2": 1.0, "z3": 0.1, "y1": 1.0, "y2": 0.0, "y3": 0.0}
+
+
+def test_data_gets_no_gradient_and_no_edge_leads_only_to_it():
+    """The labels of a cross-entropy are data: ∂L/∂z = a − y (the seed's result) is unchanged, and
+    no recorded step of the sweep ends in a label or in a node that depends on labels alone."""
+    graph = gradcli.parse(SOFTMAX_XENT)
+    result = gradcli.differentiate(graph, SOFTMAX_AT, record=True, data=["y1", "y2", "y3"])
+    z = [SOFTMAX_AT[f"z{k}"] for k in (1, 2, 3)]
+    softmax = [math.exp(v) / sum(map(math.exp, z)) for v in z]
+    expected = {f"z{k}": softmax[k - 1] - SOFTMAX_AT[f"y{k}"] for k in (1, 2, 3)}
+    assert list(result.gradient) == ["z1", "z2", "z3"]
+    assert result.gradient == pytest.approx(expected, rel=1e-12)
+    on_a_path_to_z = depends_on(graph, {graph.variables[f"z{k}"] for k in (1, 2, 3)})
+    assert result.edges and all(on_a_path_to_z[edge.input] for edge in result.edges)
+
+
+def test_wrt_takes_partials_only_on_paths_to_what_is_asked():
+    graph = gradcli.parse(SOFTMAX_XENT)
+    full = gradcli.differentiate(graph, SOFTMAX_AT, record=True)
+    only = gradcli.differentiate(graph, SOFTMAX_AT, record=True, wrt=["z2", "s"])
+    assert only.gradient == {"z2": full.gradient_of("z2"), "s": full.gradient_of("s")}
+    wanted = depends_on(graph, {graph.variables["z2"], graph.intermediates["s"]})
+    assert {(e.consumer, e.input) for e in only.edges} == {(e.consumer, e.input) for e in full.edges if wanted[e.input]}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"data": ["w"]}, "no variable 'w'"),
+    ({"data": ["y1"], "wrt": ["y1"]}, "is data"),
+])
+def test_data_names_are_checked(options, message):
+    with pytest.raises(gradcli.BindingError, match=message):
+        gradcli.differentiate(gradcli.parse(SOFTMAX_XENT), SOFTMAX_AT, **options)
+
+
+@pytest.mark.parametrize("source, at, kink", [
+    ("max(x, x)", {"x": 1.0}, False),  # f = x: differentiable
+    ("max(x, x, y)", {"x": 1.0, "y": 1.0}, True),  # x and y tie
+    ("min(x, 2*x)", {"x": 0.0}, True),  # different nodes with equal values
+])
+def test_a_tie_is_between_different_inputs(source, at, kink):
+    run = run_cli("grad", source, "--at", ",".join(f"{k}={v}" for k, v in at.items()))
+    assert run.code == 0 and ("not differentiable" in run.stderr) == kink, run.stderr
 
 
 # ----- size and depth: a million nodes, no recursion -----
