@@ -52,6 +52,7 @@ GRAPH_EXAMPLES = (
     f"graph {CIRCUIT}",
     'graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 --format dot',
     'graph "q = x + y; f = q * z" --format mermaid',
+    "graph --file examples/cs224n-branch.grad --at x=1,y=2,z=0 --json",
 )
 CHECK_EXAMPLES = (
     'check "1/(1+exp(-(w0*x0+w1*x1+w2)))" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
@@ -490,14 +491,19 @@ def trace_command(expression, points, path, as_json, precision, cse, max_rows):
 
 
 @cli.command("graph", epilog=_epilog(*GRAPH_EXAMPLES))
-@program_options(precision=TRACE_PRECISION, json_option=False)
+@program_options(precision=TRACE_PRECISION)
 @click.option("--format", "output_format", type=click.Choice(["tree", "dot", "mermaid"]), default="tree",
               show_default=True, help="A Rich tree, Graphviz DOT or Mermaid flowchart text.")
-def graph_command(expression, points, path, precision, cse, output_format):
-    """The computational graph of EXPR; with --at each node shows its value and gradient."""
-    from .parse import parse
-    from .render.graph import GraphPicture, dot_text, mermaid_text, tree_view
+def graph_command(expression, points, path, as_json, precision, cse, output_format):
+    """The computational graph of EXPR; with --at each node shows its value and gradient.
 
+    With --json, one object with "nodes" and "edges" (and with --at `grad --json`'s members).
+    """
+    from .parse import parse
+    from .render.graph import GraphPicture, dot_text, graph_object, mermaid_text, tree_view
+
+    if as_json and output_format != "tree":
+        raise click.UsageError(f"--json prints the graph as one JSON object; it goes without --format {output_format}")
     graph = parse(_read_program(expression, path), cse=cse)
     result = None
     if points:
@@ -507,12 +513,15 @@ def graph_command(expression, points, path, precision, cse, output_format):
         result = differentiate(graph, _merge_points(points), record=True)
         _warn(all_warnings(result))
     picture = GraphPicture(graph, result, precision)
-    if output_format == "dot":
-        click.echo(dot_text(picture), nl=False)
-    elif output_format == "mermaid":
-        click.echo(mermaid_text(picture), nl=False)
+    if as_json:
+        from .render.json import dumps
+
+        click.echo(dumps(graph_object(picture)))
+    elif output_format != "tree":
+        click.echo((dot_text if output_format == "dot" else mermaid_text)(picture), nl=False)
     else:
-        _console().print(tree_view(picture))
+        console = _console()
+        console.print(tree_view(picture, console.width))
     return ExitStatus.OK
 
 

@@ -101,6 +101,22 @@ DIFF = {  # gradcli diff
 }
 
 GRAPH = {  # gradcli graph (render/graph.py)
+    "(see above)": "（上を参照）",
+    "(inputs below)": "（入力は下に続く）",
+    "(continued)": "（続き）",
+    "contribution via {consumer} = {value}": "{consumer} 経由の寄与 = {value}",
+    "contribution via {consumer}, input {slot} = {value}": "{consumer} 経由（入力 {slot}）の寄与 = {value}",
+    "(the sum of {count} contributions)": "（{count} 個の寄与の合計）",
+    "Σ: a node used more than once. Each use shows the contribution along its edge; "
+    "∂{out}/∂node, their sum, stands at its first use.":
+        # no spaces: a terminal folds Japanese between any two characters, and a space would leave a short line
+        "Σ：複数の場所で使われるノード（分岐ノード）。使われる所ごとにその辺を流れる寄与を示し、"
+        "その合計∂{out}/∂ノードは最初に現れる所に示す。",
+    "(the tree is cut at depth {depth}; --format dot or mermaid shows all {count} nodes)":
+        "（木は深さ {depth} で打ち切り。--format dot か mermaid なら全 {count} 個のノードを示す）",
+    "gradcli graph of: {program}": "gradcli の計算グラフ: {program}",
+    "--json prints the graph as one JSON object; it goes without --format {format}":
+        "--json はグラフを 1 つの JSON オブジェクトとして出力する。--format {format} とは併用できない",
 }
 
 BATCH = {  # grad --points

@@ -1,114 +1,240 @@
-"""Views of the computational graph: a Rich tree, Graphviz DOT and Mermaid text.
+"""Views of the computational graph: a Rich tree, Graphviz DOT and Mermaid text, and a JSON object.
 
 With a point, every node carries its value and its gradient, CS231n style (value above,
-gradient below), and every edge the contribution that flows back along it. DOT and Mermaid
-are plain text (no Graphviz binary needed); every label is escaped for its language.
+gradient below), and every edge the contribution that flows back along it. The tree marks a
+node used more than once with Σ, as the trace does: each use shows the contribution along its
+edge, and the node's gradient (their sum) stands once, at its first use. DOT and Mermaid are
+plain text (no Graphviz binary needed); every label is escaped for its language.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.text import Text
 from rich.tree import Tree
 
 from ..api import Result
+from ..engine import Edge
 from ..graph import Graph
-from ..formatting import format_value
-from ..trace import program_title
+from ..formatting import format_value, json_value
+from ..i18n import tr
+from ..ops import CONSTANT, VARIABLE
+from ..trace import Branch, build_trace, program_title
 
 MAX_TREE_DEPTH = 48  # deeper levels are summarised (a 10 000-deep chain would print megabytes of guides)
+MIN_LINE_CELLS = 28  # a tree line gets at least this many columns: deeper levels continue in a tree below
+_GUIDE_CELLS = 4  # Rich's `├── ` per level
 _MAX_TITLE = 200
+_MAX_SUMMED_TERMS = 4  # a branch sum longer than this is given as its total and its count of terms
+_GAP = "   "  # between the pieces of a tree line
 
 
 class GraphPicture:
-    """What every view draws: nodes with their texts, edges, and (with a point) numbers on both."""
+    """What every view draws: nodes with their texts, edges, and (with a point) numbers on both.
 
-    __slots__ = ("graph", "labels", "result", "reached", "contributions", "precision")
+    The numbers on edges are the reverse sweep's own records (result.edges), so every view shows
+    what was computed, and a branch node's terms are the trace's (gradcli.trace.Branch).
+    """
+
+    __slots__ = ("graph", "labels", "result", "reached", "edges", "branches", "precision")
 
     def __init__(self, graph: Graph, result: Result | None = None, precision: int = 6):
         self.graph = graph
         self.labels = graph.labels()
         self.result = result
         self.precision = precision
-        self.reached: set[int] = set()
-        self.contributions: dict[tuple[int, int], float] = {}  # (consumer, slot) -> contribution
+        self.reached: set[int] = set()  # the nodes the sweep passed gradient to, and the output
+        self.edges: dict[tuple[int, int], Edge] = {}  # (consumer, slot) -> the sweep's step along it
+        self.branches: dict[int, Branch] = {}  # nodes that receive gradient along several edges
         if result is not None:
-            # The nodes the sweep passed gradient to, and the output (as the trace's backward rows).
-            self.reached = {edge.input for edge in result.edges}
-            if result.edges or graph.is_variable(graph.output):
-                self.reached.add(graph.output)
-            for edge in result.edges:
-                self.contributions[edge.consumer, edge.slot] = edge.contribution
+            trace = build_trace(result)
+            self.reached = {row.node for row in trace.backward}
+            self.edges = {(edge.consumer, edge.slot): edge for edge in result.edges}
+            self.branches = {branch.node: branch for branch in trace.branches}
 
     @property
     def output(self) -> str:
         return self.graph.output_name
 
-    def node_lines(self, node: int) -> list[str]:
-        """`t1 = x + y`, then with a point the value, then ∂f/∂t1 (when the sweep reached the node)."""
+    def head(self, node: int, limit: int = 60) -> str:
+        """`t1 = x + y` (cut with … past `limit` characters), or the leaf's name."""
         label = self.labels[node]
         if self.graph.ops[node] is None:
-            lines = [label]
-        else:
-            formula = self.graph.formula(node, self.labels)
-            lines = [f"{label} = {formula}" if len(formula) <= 60 else f"{label} = {formula[:59]}…"]
+            return label
+        line = f"{label} = {self.graph.formula(node, self.labels)}"
+        return line if len(line) <= limit else line[: max(limit - 1, len(label) + 3)] + "…"
+
+    def gradient_text(self, node: int) -> str:
+        return f"∂{self.output}/∂{self.labels[node]} = {format_value(self.result.grads[node], self.precision)}"
+
+    def node_lines(self, node: int) -> list[str]:
+        """`t1 = x + y`, then with a point the value, then ∂f/∂t1 (when the sweep reached the node)."""
+        lines = [self.head(node)]
         if self.result is not None:
             lines.append(format_value(self.result.values[node], self.precision))
             if node in self.reached:
-                lines.append(f"∂{self.output}/∂{label} = {format_value(self.result.grads[node], self.precision)}")
+                lines.append(self.gradient_text(node))
         return lines
 
     def edge_label(self, consumer: int, slot: int) -> str | None:
-        contribution = self.contributions.get((consumer, slot))
-        return None if contribution is None else format_value(contribution, self.precision)
+        edge = self.edges.get((consumer, slot))
+        return None if edge is None else format_value(edge.contribution, self.precision)
 
     def source_line(self) -> str:
         """The program on one line, without comments (they are notes to self, not part of the graph)."""
         source = program_title(self.graph.source, _MAX_TITLE)
         return source if len(source) <= _MAX_TITLE else source[: _MAX_TITLE - 1] + "…"
 
+    def wires(self):
+        """(input, consumer, slot) of every edge, consumers in evaluation order."""
+        for consumer, node_inputs in enumerate(self.graph.inputs):
+            for slot, node in enumerate(node_inputs):
+                yield node, consumer, slot
+
+    def op_name(self, node: int) -> str:
+        """The op's stable name, or `var`/`const` for a leaf (as the trace's JSON names them)."""
+        op = self.graph.ops[node]
+        return op.name if op is not None else CONSTANT if node in self.graph.constants else VARIABLE
+
+    # ----- the pieces of a tree line -----
+
+    def contribution_text(self, edge: Edge) -> str:
+        """`contribution via a = 2`; `via t1, input 2` when the consumer uses the node twice (x*x)."""
+        terms = self.branches[edge.input].terms
+        consumer = self.labels[edge.consumer]
+        value = format_value(edge.contribution, self.precision)
+        if sum(term.consumer == edge.consumer for term in terms) > 1:
+            return tr("contribution via {consumer}, input {slot} = {value}", consumer=consumer, slot=edge.slot + 1,
+                      value=value)
+        return tr("contribution via {consumer} = {value}", consumer=consumer, value=value)
+
+    def branch_sum_text(self, node: int) -> str:
+        """`∂f/∂y = 2 + 3 = 5`: the node's gradient as the sum of what each edge brings."""
+        branch = self.branches[node]
+        if len(branch.terms) > _MAX_SUMMED_TERMS:
+            return f"{self.gradient_text(node)} " + tr("(the sum of {count} contributions)", count=len(branch.terms))
+        terms = [format_value(edge.contribution, self.precision) for edge in branch.terms]
+        summed = " + ".join(term if k == 0 or not term.startswith("-") else f"({term})" for k, term in enumerate(terms))
+        return f"∂{self.output}/∂{self.labels[node]} = {summed} = {format_value(branch.total, self.precision)}"
+
+    def tree_pieces(self, node: int, edge: tuple[int, int] | None, again: bool, cells: int) -> list[tuple[str, str]]:
+        """(text, style) pieces of one tree line: the node, then with a point its numbers.
+
+        `edge` is the (consumer, slot) the node hangs from (None at the root); `again` when the
+        node's line was printed above, so that its gradient stands once.
+        """
+        branch = node in self.branches
+        head = self.head(node, max(cells - (2 if branch else 0), 8)) + (" Σ" if branch else "")
+        pieces = [(head, "bold" if node == self.graph.output else "")]
+        if again:
+            pieces.append((tr("(see above)"), "dim"))
+        elif self.result is not None:
+            pieces.append((format_value(self.result.values[node], self.precision), "cyan"))
+        swept = self.edges.get(edge) if edge is not None else None
+        if branch and swept is not None:
+            pieces.append((self.contribution_text(swept), "yellow"))
+        if not again and node in self.reached:
+            pieces.append((self.branch_sum_text(node) if branch else self.gradient_text(node), "magenta"))
+        return pieces
+
 
 # ----- the terminal: a Rich tree from the output down -----
 
+_INDENT = "  "  # of a tree line's second and later lines
 
-def tree_view(picture: GraphPicture) -> Group:
-    """The output at the root, each node's inputs below it; a node met again is a back-reference."""
+
+def _atoms(text: str) -> list[str]:
+    """The words of a piece, with `=` and `+` kept on the line of the number they lead to:
+    `∂f/∂y = 2 + 3 = 5` breaks only as `∂f/∂y = 2` / `+ 3 = 5`."""
+    atoms: list[str] = []
+    for word in text.split(" "):
+        if atoms and (word == "=" or atoms[-1].endswith(("=", "+"))):
+            atoms[-1] += " " + word
+        else:
+            atoms.append(word)
+    return atoms
+
+
+def _fitted(pieces: list[tuple[str, str]], cells: int) -> Text:
+    """The pieces on one line if they fit in `cells` columns, else each piece that does not fit
+    on a line of its own (indented), broken between its atoms only when it is wider than a line:
+    no number is cut, nor parted from its `=`. The first piece (the node) stays whole."""
+    text = Text()
+    used = 0
+    for k, (piece, style) in enumerate(pieces):
+        if k == 0:
+            text.append(piece, style=style)
+            used = cell_len(piece)
+            continue
+        if used + len(_GAP) + cell_len(piece) <= cells:
+            text.append(_GAP)
+            used += len(_GAP)
+        else:
+            text.append("\n" + _INDENT)
+            used = len(_INDENT)
+        for j, atom in enumerate(_atoms(piece)):
+            if j > 0 and used + 1 + cell_len(atom) > cells:
+                text.append("\n" + _INDENT * 2)
+                used = 2 * len(_INDENT)
+            elif j > 0:
+                text.append(" ", style=style)
+                used += 1
+            text.append(atom, style=style)
+            used += cell_len(atom)
+    return text
+
+
+def tree_view(picture: GraphPicture, width: int = 80) -> Group:
+    """The output at the root, each node's inputs below it; a node met again refers back to its first line.
+
+    On a narrow terminal a line's pieces stack, and inputs deeper than the width allows continue
+    in a tree of their own below (so each line keeps MIN_LINE_CELLS columns).
+    """
     graph = picture.graph
-
-    def label(node: int, again: bool) -> Text:
-        lines = picture.node_lines(node)
-        text = Text(lines[0], style="bold" if node == graph.output else "")
-        if again:
-            text.append(" (see above)", style="dim")
-            return text
-        if len(lines) > 1:
-            text.append("   ")
-            text.append(lines[1], style="cyan")
-        if len(lines) > 2:
-            text.append("   ")
-            text.append(lines[2], style="magenta")
-        return text
-
-    root = Tree(label(graph.output, False), guide_style="dim")
-    expanded = {graph.output}
-    stack: list[tuple[int, Tree, int]] = [(j, root, 1) for j in reversed(graph.inputs[graph.output])]
-    cut = 0
-    while stack:
-        node, parent, depth = stack.pop()
-        again = node in expanded and graph.ops[node] is not None
-        branch = parent.add(label(node, again))
-        if again or graph.ops[node] is None:
-            continue
-        expanded.add(node)
-        if depth >= MAX_TREE_DEPTH:
-            branch.add(Text("…", style="dim"))
-            cut += 1
-            continue
-        stack.extend((j, branch, depth + 1) for j in reversed(graph.inputs[node]))
-    parts = [root]
+    # Guide levels a tree may take on this width: a line keeps room for a gradient of `precision` digits.
+    levels = max(2, (width - max(MIN_LINE_CELLS, picture.precision + 22)) // _GUIDE_CELLS)
+    printed: set[int] = set()  # nodes whose line (with its numbers) is on the screen
+    roots: list[tuple[int, int]] = [(graph.output, 0)]  # (node, depth in the whole graph) of each tree drawn
+    parts: list = []
+    cut = False
+    for root, root_depth in roots:  # grows while it is read: a node whose inputs continue below
+        if root_depth == 0:
+            printed.add(root)
+            tree = Tree(_fitted(picture.tree_pieces(root, None, False, width), width), guide_style="dim")
+        else:
+            parts.append(Text())
+            tree = Tree(Text.assemble((picture.head(root, width), "bold"), " ", (tr("(continued)"), "dim")),
+                        guide_style="dim")
+        stack = [(j, (root, slot), tree, 1) for slot, j in reversed(list(enumerate(graph.inputs[root])))]
+        while stack:
+            node, edge, parent, depth = stack.pop()
+            cells = width - _GUIDE_CELLS * depth
+            again = node in printed and (graph.ops[node] is not None or node in picture.branches)
+            pieces = picture.tree_pieces(node, edge, again, cells)
+            expands = graph.ops[node] is not None and not again
+            continues = expands and depth >= levels and root_depth + depth < MAX_TREE_DEPTH
+            if continues:
+                pieces.append((tr("(inputs below)"), "dim"))
+            branch = parent.add(_fitted(pieces, cells))
+            printed.add(node)
+            if not expands:
+                continue
+            if root_depth + depth >= MAX_TREE_DEPTH:
+                branch.add(Text("…", style="dim"))
+                cut = True
+            elif continues:
+                roots.append((node, root_depth + depth))
+            else:
+                stack.extend((j, (node, slot), branch, depth + 1)
+                             for slot, j in reversed(list(enumerate(graph.inputs[node]))))
+        parts.append(tree)
     if cut:
-        parts.append(Text(f"(the tree is cut at depth {MAX_TREE_DEPTH}; --format dot or mermaid shows "
-                          f"all {len(graph.ops):,} nodes)", style="dim"))
+        parts.append(Text(tr("(the tree is cut at depth {depth}; --format dot or mermaid shows all {count} nodes)",
+                             depth=MAX_TREE_DEPTH, count=f"{len(graph.ops):,}"), style="dim"))
+    if printed & picture.branches.keys():
+        parts.append(Text(tr("Σ: a node used more than once. Each use shows the contribution along its edge; "
+                             "∂{out}/∂node, their sum, stands at its first use.", out=picture.output), style="dim"))
     return Group(*parts)
 
 
@@ -144,10 +270,9 @@ def dot_text(picture: GraphPicture) -> str:
         if node == graph.output:
             attributes.append("peripheries=2")
         out.append(f"  n{node} [{', '.join(attributes)}];")
-    for node, node_inputs in enumerate(graph.inputs):
-        for slot, j in enumerate(node_inputs):
-            label = picture.edge_label(node, slot)
-            out.append(f"  n{j} -> n{node}" + (f" [label={dot_quote(label)}]" if label is not None else "") + ";")
+    for j, node, slot in picture.wires():
+        label = picture.edge_label(node, slot)
+        out.append(f"  n{j} -> n{node}" + (f" [label={dot_quote(label)}]" if label is not None else "") + ";")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -170,16 +295,53 @@ def mermaid_escape(text: str) -> str:
 def mermaid_text(picture: GraphPicture) -> str:
     """A `flowchart LR` with one line per node and per edge; labels are quoted and escaped."""
     graph = picture.graph
-    out = ["flowchart LR", f"  %% gradcli graph of: {mermaid_escape(picture.source_line())}"]
+    title = tr("gradcli graph of: {program}", program=picture.source_line())
+    out = ["flowchart LR", f"  %% {mermaid_escape(title)}"]
     for node in range(len(graph.ops)):
         label = "<br/>".join(mermaid_escape(line) for line in picture.node_lines(node))
         if graph.ops[node] is None and node not in graph.constants:
             out.append(f'  n{node}(["{label}"])')  # a variable: a stadium shape
         else:
             out.append(f'  n{node}["{label}"]')
-    for node, node_inputs in enumerate(graph.inputs):
-        for slot, j in enumerate(node_inputs):
-            label = picture.edge_label(node, slot)
-            arrow = "-->" if label is None else f'-->|"{mermaid_escape(label)}"|'
-            out.append(f"  n{j} {arrow} n{node}")
+    for j, node, slot in picture.wires():
+        label = picture.edge_label(node, slot)
+        arrow = "-->" if label is None else f'-->|"{mermaid_escape(label)}"|'
+        out.append(f"  n{j} {arrow} n{node}")
     return "\n".join(out) + "\n"
+
+
+# ----- JSON -----
+
+
+def graph_object(picture: GraphPicture) -> dict:
+    """`graph --json`: the program's object (with a point, `grad --json`'s) plus "nodes" and "edges".
+
+    Nodes are named n0, n1, ... as in DOT and Mermaid (labels repeat: two constants `2`). With a
+    point each node has "value" and "grad" (null where no gradient flows, as into a constant) and
+    each edge the "contribution" that flowed back along it.
+    """
+    from .json import SCHEMA_VERSION, gradient_object, program_fields
+
+    graph, result = picture.graph, picture.result
+    if result is None:
+        document = {"version": SCHEMA_VERSION, **program_fields(graph.source), "output": graph.output_name}
+    else:
+        document = gradient_object(result)
+    nodes = []
+    for node, node_inputs in enumerate(graph.inputs):
+        entry = {"id": f"n{node}", "label": picture.labels[node], "op": picture.op_name(node),
+                 "inputs": [f"n{j}" for j in node_inputs]}
+        if result is not None:
+            entry["value"] = json_value(result.values[node])
+            entry["grad"] = json_value(result.grads[node]) if node in picture.reached else None
+        nodes.append(entry)
+    edges = []
+    for j, node, slot in picture.wires():
+        entry = {"input": f"n{j}", "consumer": f"n{node}", "slot": slot}
+        if result is not None:
+            swept = picture.edges.get((node, slot))
+            entry["contribution"] = None if swept is None else json_value(swept.contribution)
+        edges.append(entry)
+    document["nodes"] = nodes
+    document["edges"] = edges
+    return document
