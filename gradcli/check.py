@@ -3,7 +3,9 @@ student's own numbers.
 
 Verdicts for each variable x:
   ok                  every witness that applies agrees with reverse mode
-  mismatch            a witness disagrees (exit status 1)
+  mismatch            a witness disagrees (exit status 1); also where f has a finite (perhaps
+                      one-sided) derivative and reverse mode gives nan or ±inf, as x·√x at 0
+                      (0 × sqrt'(0) = 0 × ∞): the detail names the step where it broke
   not differentiable  an op has a kink or an infinite partial at the point and the one-sided
                       derivatives of f in x differ: reverse mode gives the op's convention
   kink convention     an op has a kink at the point, yet f is differentiable in x (as in
@@ -24,9 +26,9 @@ import re
 from dataclasses import dataclass, field
 
 from . import engine
-from .api import Result, differentiate, node_named
+from .api import Result, node_named
 from .engine import Edge, Note
-from .errors import BindingError, LimitError
+from .errors import BindingError
 from .graph import Graph
 from .formatting import format_value
 from .witness import (
@@ -98,6 +100,7 @@ class Expectation:
     name: str
     expected: float
     half_unit: float | None = None
+    typed: str = ""  # the number as the user typed it (-0.20), echoed in the table
     node: int = -1
     right: float = math.nan
     ok: bool = False
@@ -117,12 +120,18 @@ class CheckReport:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def witnesses_agree(self) -> bool:
+        """No witness contradicts reverse mode (a kink's convention is no contradiction: its verdict says so)."""
+        return all(v.verdict != MISMATCH for v in self.variables) and not self.local_mismatches
+
+    @property
+    def expectations_match(self) -> bool:
+        """Every number of --expect and --expect-node is right (true when none was given)."""
+        return all(e.ok for e in self.expectations)
+
+    @property
     def ok(self) -> bool:
-        return (
-            all(v.verdict != MISMATCH for v in self.variables)
-            and not self.local_mismatches
-            and all(e.ok for e in self.expectations)
-        )
+        return self.witnesses_agree and self.expectations_match
 
 
 # ----- the check -----
@@ -140,7 +149,7 @@ def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeou
     process = None
     not_started = None
     if requests:
-        job = job_for(graph, "check", point=result.at, whole=guard is None, local_requests=requests)
+        job = job_for(graph, point=result.at, whole=guard is None, local_requests=requests)
         try:
             process = SymbolicProcess(job, timeout)
         except ImportError:
@@ -148,6 +157,8 @@ def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeou
         except OSError as error:
             not_started = f"could not start the SymPy process ({error.strerror or error})"
     noted = _notes_by_variable(graph, notes)
+    breaks = {name: reverse_mode_breakdown(graph, edges, node, grads[node], result.output)
+              for name, node in graph.variables.items() if not math.isfinite(grads[node])}
     try:  # finite differences meanwhile, in this process
         estimates = finite_differences(graph, result.at, result.value) if graph.variables else {}
         one_sided = one_sided_derivatives(graph, result.at, result.value,
@@ -166,7 +177,7 @@ def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeou
         _compare_locals(graph, values, edges, local, tolerances, report)
     for name, node in graph.variables.items():
         report.variables.append(_verdict(name, grads[node], sympy_gradient.get(name), estimates.get(name),
-                                         noted.get(name), tolerances, one_sided.get(name)))
+                                         noted.get(name), tolerances, one_sided.get(name), breaks.get(name)))
     if expectations:
         compare_expectations(graph, grads, edges, expectations, tolerances, report)
     return report
@@ -211,11 +222,11 @@ def _compare_locals(graph: Graph, values: list, edges: list[Edge], local: list, 
 
 def _notes_by_variable(graph: Graph, notes: list[Note]) -> dict[str, Note]:
     """For each variable upstream of a noted node (kink, infinite partial), the nearest such note."""
-    mark = _note_marks(graph, notes)
+    mark = note_marks(graph, notes)
     return {name: notes[mark[node]] for name, node in graph.variables.items() if mark[node] >= 0}
 
 
-def _note_marks(graph: Graph, notes: list[Note]) -> list[int]:
+def note_marks(graph: Graph, notes: list[Note]) -> list[int]:
     """For each node, the index in `notes` of the nearest noted node it feeds, or -1.
 
     A noted node is not marked by its own note: ∂f/∂q of q = relu(x) does not pass through relu.
@@ -236,7 +247,8 @@ def _note_marks(graph: Graph, notes: list[Note]) -> list[int]:
 
 
 def _verdict(name: str, ad: float, sympy: float | None, estimate, note: Note | None,
-             tolerances: Tolerances, one_sided: tuple[float, float] | None = None) -> VariableCheck:
+             tolerances: Tolerances, one_sided: tuple[float, float] | None = None,
+             breakdown: str | None = None) -> VariableCheck:
     fd = estimate.central if estimate is not None and math.isfinite(estimate.central) else None
     check = VariableCheck(name, ad, sympy, fd, OK)
     rtol, atol = tolerances.fd_rtol, tolerances.fd_atol
@@ -246,7 +258,17 @@ def _verdict(name: str, ad: float, sympy: float | None, estimate, note: Note | N
     if note is not None:  # an op is at a kink or has an infinite partial upstream of x
         if one_sided is not None:
             check.left, check.right = (None if math.isnan(d) else d for d in one_sided)
-        if math.isnan(ad) and check.left is None and check.right is None:
+        sides = [d for d in (check.left, check.right) if d is not None]
+        one_derivative = bool(sides) and all(math.isfinite(d) for d in sides) and (
+            len(sides) == 1 or close(sides[0], sides[1], rtol, atol, 4 * estimate.noise))
+        if not math.isfinite(ad) and (one_derivative or (one_sided is None and sympy is not None)):
+            # f has a finite (perhaps one-sided) derivative, and reverse mode gives nan or ±inf:
+            # as for x·√x at 0, where the chain rule multiplies 0 by sqrt'(0) = +inf.
+            check.verdict = MISMATCH
+            check.detail = breakdown or "reverse mode gives no finite number"
+            if sympy is not None:
+                check.detail += f"; SymPy's derivative is {format_value(sympy)}"
+        elif math.isnan(ad) and check.left is None and check.right is None:
             check.verdict, check.detail = UNDEFINED, note.message
         elif kinked or not math.isfinite(ad):
             check.verdict, check.detail = NOT_DIFFERENTIABLE, note.message
@@ -262,6 +284,41 @@ def _verdict(name: str, ad: float, sympy: float | None, estimate, note: Note | N
     elif kinked:
         check.detail = "finite differences not used: f is not smooth or not defined within 2h of the point"
     return check
+
+
+BREAKDOWN_PRODUCT = ("reverse mode cannot apply the chain rule here: 0 × ∞ on the edge from {step} to {input} "
+                     "(upstream {upstream}, local {local})")
+BREAKDOWN_INFINITE = "reverse mode meets an infinite local partial on the edge from {step} to {input}: {local}"
+BREAKDOWN_SUM = "reverse mode cannot apply the chain rule here: ∞ − ∞ where the contributions to {gradient} are summed"
+
+
+def reverse_mode_breakdown(graph: Graph, edges: list[Edge], node: int, gradient: float, out: str) -> str | None:
+    """Where the reverse sweep turns finite numbers into the `gradient` of `node`, nan or ±inf.
+
+    The first such step in backward order: a product 0 × ∞ on an edge or a sum ∞ − ∞ of
+    contributions for nan; an infinite local partial for ±inf. None when no step explains it.
+    """
+    infinite = math.isinf(gradient)
+    depends = bytearray(len(graph.ops))  # 1 for the nodes that depend on `node`: its paths to the output
+    depends[node] = 1
+    for consumer, inputs in enumerate(graph.inputs):
+        if any(depends[j] for j in inputs):
+            depends[consumer] = 1
+    labels = graph.labels()
+    for edge in edges:  # in backward order: every edge into a node comes before the edges out of it
+        if not depends[edge.input]:
+            continue
+        if math.isnan(edge.upstream):  # the edges into the consumer were finite or infinite: their sum was ∞ − ∞
+            return BREAKDOWN_SUM.format(gradient=f"∂{out}/∂{labels[edge.consumer]}")
+        if math.isnan(edge.contribution) or (infinite and math.isinf(edge.local) and math.isfinite(edge.upstream)):
+            consumer, name = labels[edge.consumer], labels[edge.input]
+            return (BREAKDOWN_PRODUCT if math.isnan(edge.contribution) else BREAKDOWN_INFINITE).format(
+                step=f"{consumer} = {graph.formula(edge.consumer, labels)}", input=name,
+                upstream=f"∂{out}/∂{consumer} = {format_value(edge.upstream)}",
+                local=f"∂{consumer}/∂{name} = {format_value(edge.local)}")
+    if math.isnan(gradient) and any(math.isinf(edge.contribution) for edge in edges if edge.input == node):
+        return BREAKDOWN_SUM.format(gradient=f"∂{out}/∂{labels[node]}")
+    return None
 
 
 # ----- the user's own numbers -----
@@ -303,98 +360,3 @@ def compare_expectations(graph: Graph, grads: list, edges: list[Edge], expectati
     if wrong:
         first = report.first_wrong = max(wrong, key=lambda e: e.node)  # the reverse sweep meets it first
         report.first_wrong_edges = [edge for edge in edges if edge.input == first.node]
-
-
-# ----- symbolic derivatives (gradcli diff) -----
-
-
-@dataclass
-class Derivative:
-    name: str
-    plain: str
-    latex: str
-    pretty: str
-    value: float | None = None
-    latex_left: str = ""  # the LaTeX of ∂f/∂x
-    simplified: bool = False
-
-
-@dataclass
-class DiffResult:
-    graph: Graph
-    derivatives: list[Derivative]
-    result: Result | None  # the point, when --at was given
-    notes: list[str] = field(default_factory=list)
-
-
-def symbolic_derivatives(graph: Graph, wrt: list[str] | None = None, at: dict | None = None,
-                         timeout: float = DEFAULT_TIMEOUT) -> DiffResult:
-    """Each ∂f/∂name as a simplified SymPy formula (and its value at `at`), under a time limit."""
-    names = wrt if wrt is not None else list(graph.variables)
-    nodes = {name: resolve_node(graph, name) for name in names}
-    result = differentiate(graph, at, wrt=names) if at is not None else None
-    guard = whole_guard(graph)
-    if guard is not None:
-        raise LimitError(f"too big for a symbolic derivative: {guard}; `gradcli grad` gives the numbers")
-    cut_values = {}
-    if result is not None:
-        cut_values = {name: result.values[node] for name, node in nodes.items() if name not in graph.variables}
-    job = job_for(graph, "diff", point=result.at if result else {}, wrt=nodes, cut_values=cut_values)
-    run = SymbolicProcess(job, timeout).collect()
-    found: dict[str, Derivative] = {}
-    failure = run.stopped
-    for message in run.messages:
-        if message[0] == "derivative":
-            found[message[1]] = Derivative(*message[1:])
-        elif message[0] == "simplified":
-            derivative = found[message[1]]
-            derivative.plain, derivative.latex, derivative.pretty = message[2:]
-            derivative.simplified = True
-        else:
-            failure = message[2]
-    missing = [name for name in names if name not in found]
-    if missing:
-        raise LimitError(f"SymPy did not differentiate with respect to {', '.join(missing)}: {failure}")
-    diff = DiffResult(graph, [found[name] for name in names], result)
-    if not all(d.simplified for d in diff.derivatives):
-        diff.notes.append(f"shown as SymPy derived it, not simplified: simplification {failure}")
-    if result is not None:
-        diff.notes += kink_warnings(result, diff.derivatives, nodes)
-    return diff
-
-
-def kink_warnings(result: Result, derivatives: list[Derivative], nodes: dict[str, int]) -> list[str]:
-    """At a kink, why `diff --at` and `grad` may give different numbers for the same partial.
-
-    SymPy's formula has its own value there (Heaviside(0) = 1/2 for relu), `grad` follows the op
-    table's convention (relu'(0) = 0): neither is a derivative, and a learner comparing the two
-    commands must be told so rather than left with a contradiction.
-    """
-    graph = result.graph
-    kinks = [note for note in result.notes if note.kind == "kink"]
-    if not kinks:
-        return []
-    mark = _note_marks(graph, kinks)
-    labels = graph.labels()
-    out = result.output
-    variables = [d.name for d in derivatives if d.name in graph.variables and mark[nodes[d.name]] >= 0]
-    estimates = finite_differences(graph, result.at, result.value) if variables else {}
-    warnings = []
-    for d in derivatives:
-        k = mark[nodes[d.name]]
-        if k < 0:
-            continue
-        node = kinks[k].node
-        op = graph.ops[node]
-        where = f"{op.symbol} is not differentiable at {labels[node]} = {graph.formula(node, labels)}"
-        estimate = estimates.get(d.name)
-        if estimate is None:  # an intermediate: no finite differences in it to tell
-            head = f"{where}, so {out} may not be differentiable in {d.name} here"
-        elif estimate.one_sided_differ(FD_RTOL, FD_ATOL):
-            head = f"{out} is not differentiable in {d.name} here: {where}"
-        else:
-            head = f"{where} (though {out} itself looks differentiable in {d.name} here)"
-        sympy = "no finite real value" if d.value is None else format_value(d.value)
-        warnings.append(f"∂{out}/∂{d.name}: {head}; SymPy's formula gives {sympy}, while `gradcli grad` gives "
-                        f"{format_value(result.grads[nodes[d.name]])} (convention: {op.kink.convention})")
-    return warnings

@@ -263,7 +263,7 @@ class ExpectType(PointType):
 
         if isinstance(value, list):
             return value
-        return [(name, number, typed_half_unit(text)) for name, number, text in self.bindings(value, param)]
+        return [(name, number, typed_half_unit(text), text.strip()) for name, number, text in self.bindings(value, param)]
 
 
 def _merge_expectations(groups: tuple[list, ...]) -> list:
@@ -272,11 +272,11 @@ def _merge_expectations(groups: tuple[list, ...]) -> list:
     seen = set()
     expectations = []
     for group in groups:
-        for name, value, half_unit in group:
+        for name, value, half_unit, typed in group:
             if name in seen:
                 raise BindingError(f"{name} is expected twice")
             seen.add(name)
-            expectations.append(Expectation(name, value, half_unit))
+            expectations.append(Expectation(name, value, half_unit, typed))
     return expectations
 
 
@@ -382,7 +382,7 @@ def _report(result, wrt_names, as_json, precision, trace=None, check=None, gradi
             from .render.check import check_view
 
             report = check()
-            _print_whole(check_view(report, precision))
+            _console().print(check_view(report, precision))  # it fits itself to the width (COLUMNS)
     return ExitStatus.OK if report is None or report.ok else ExitStatus.CHECK_FAILED
 
 
@@ -580,7 +580,7 @@ def check(expression, points, path, as_json, precision, cse, rtol, atol, check_t
               metavar="SECONDS", help="Time limit for SymPy [default: 5]; past it, exit 2.")
 def diff(expression, points, path, as_json, precision, cse, wrt, latex, plain, timeout):
     """Each partial derivative of EXPR as a simplified formula (SymPy); with --at also its value."""
-    from .check import symbolic_derivatives
+    from .diff import symbolic_derivatives
     from .parse import parse
     from .witness import DEFAULT_TIMEOUT
 
@@ -590,7 +590,7 @@ def diff(expression, points, path, as_json, precision, cse, wrt, latex, plain, t
     at = _merge_points(points)
     derivatives = symbolic_derivatives(graph, _names(wrt), at if points else None,
                                        DEFAULT_TIMEOUT if timeout is None else timeout)
-    from .render.check import diff_lines, diff_object, diff_view
+    from .render.diff import diff_lines, diff_object, diff_view
 
     document = diff_object(derivatives)
     _warn(document["warnings"])
@@ -602,7 +602,8 @@ def diff(expression, points, path, as_json, precision, cse, wrt, latex, plain, t
         for line in diff_lines(derivatives, latex, precision):
             click.echo(line)
     else:
-        _print_whole(diff_view(derivatives, precision))  # Rich folding would tear 2-D formulas apart
+        # A table where it fits, else stacked; a formula wider than the terminal is not cut (the terminal wraps it).
+        _console().print(diff_view(derivatives, precision), crop=False)
     return ExitStatus.OK
 
 

@@ -95,9 +95,118 @@ TRACE = {
 }
 
 CHECK = {  # gradcli check, grad --check, --expect (check.py, render/check.py)
+    # ----- title, columns and verdicts -----
+    "Nothing to check: the program has no variables.": "検証するものはない: プログラムに変数がない。",
+    "Check": "検証",
+    "SymPy differentiated the whole expression (evaluated to {digits} digits)":
+        "SymPy が式全体を記号微分した（{digits} 桁で評価）",
+    "SymPy checked each node's local partials (local mode)": "SymPy が各ノードの局所的な微分を検証した（局所モード）",
+    "SymPy unavailable: finite differences only": "SymPy は使えない: 有限差分だけで検証",
+    "reverse mode": "逆伝播",
+    "finite diff.": "有限差分",
+    "Δ SymPy": "Δ SymPy",
+    "Δ FD": "Δ 有限差分",
+    "verdict": "判定",
+    "✗ mismatch": "✗ 不一致",
+    "no derivative": "微分不可能",
+    "convention": "規約",
+    "undefined": "未定義",
+    "unchecked": "未検証",
+    "the witnesses agree": "各検証方法の値は一致する",
+    "a witness disagrees with reverse mode": "逆伝播と一致しない検証方法がある",
+    "not differentiable at this point": "この点では微分できない",
+    "f is differentiable here, but reverse mode applies a kink's convention":
+        "f はこの点で微分できるが、逆伝播は折れ点の規約を使う",
+    "the derivative is undefined here": "この点では微分が定義されない",
+    "no witness applies here": "この点で使える検証方法がない",
+    "one-sided derivatives: left {left}, right {right}": "片側微分: 左 {left}、右 {right}",
+    "{infinity} (unbounded)": "{infinity}（発散）",
+    "SymPy's derivative of each op confirms {confirmed} of {checked} local partials":
+        "SymPy による各演算の微分が、局所的な微分 {checked} 個のうち {confirmed} 個を確認した",
+    # ----- conclusions -----
+    "✗ a witness disagrees with reverse mode": "✗ 逆伝播と一致しない検証方法がある",
+    "✗ some of your numbers are wrong (the witnesses agree with each other)":
+        "✗ あなたの値に誤りがある（各検証方法の値は互いに一致する）",
+    "✗ some of your numbers are wrong (no witness contradicts reverse mode)":
+        "✗ あなたの値に誤りがある（逆伝播と矛盾する検証方法はない）",
+    "✓ the witnesses agree": "✓ 各検証方法の値は一致する",
+    "✓ the witnesses agree and so do your numbers": "✓ 各検証方法の値は一致し、あなたの値も正しい",
+    "✓ no witness contradicts reverse mode; for {names} see above":
+        "✓ 逆伝播と矛盾する検証方法はない。{names} については上の説明を参照",
+    "✓ no witness contradicts reverse mode, and your numbers match; for {names} see above":
+        "✓ 逆伝播と矛盾する検証方法はなく、あなたの値も正しい。{names} については上の説明を参照",
+    # ----- local partials and the user's numbers -----
+    "Local partials that SymPy does not confirm": "SymPy が確認しない局所的な微分",
+    "partial": "偏微分",
+    "op table": "演算表",
+    "reverse mode failed its check, so the right column is in doubt":
+        "逆伝播が検証に通らなかったので、正しい値の列は疑わしい",
+    "Your numbers": "あなたの値",
+    "yours": "あなたの値",
+    "right": "正しい値",
+    "✗ wrong": "✗ 誤り",
+    "First wrong step": "最初の誤った手順",
+    " (in backward order): ": "（逆伝播の順で）: ",
+    " is {right}, not {yours}": " は {yours} ではなく {right}",
+    "the output's gradient with respect to itself is 1 by definition": "出力の自分自身についての勾配は定義により 1",
+    "via {step}: upstream {upstream} × local {local} → {contribution}":
+        "{step} 経由: 上流から伝わる勾配 {upstream} × 局所的な微分 {local} → {contribution}",
+    "{name} is a branch node: the sum of the contributions is {total}": "{name} は分岐ノード: 寄与の合計は {total}",
+    # ----- details and notes (check.py, witness.py) -----
+    "reverse mode cannot apply the chain rule here: 0 × ∞ on the edge from {step} to {input} "
+    "(upstream {upstream}, local {local})":
+        "逆伝播はこの点で連鎖律を適用できない: {step} から {input} への辺で 0 × ∞"
+        "（上流から伝わる勾配 {upstream}、局所的な微分 {local}）",
+    "reverse mode meets an infinite local partial on the edge from {step} to {input}: {local}":
+        "逆伝播は {step} から {input} への辺で無限大の局所的な微分に出会う: {local}",
+    "reverse mode cannot apply the chain rule here: ∞ − ∞ where the contributions to {gradient} are summed":
+        "逆伝播はこの点で連鎖律を適用できない: {gradient} への寄与を合計すると ∞ − ∞",
+    "{detail}; SymPy's derivative is {value}": "{detail}; SymPy による微分は {value}",
+    "reverse mode gives no finite number": "逆伝播は有限の値を与えない",
+    "f is not smooth or not defined within 2h of the point, so finite differences do not apply":
+        "f は点から 2h 以内で滑らかでないか定義されないので、有限差分は使えない",
+    "finite differences not used: f is not smooth or not defined within 2h of the point":
+        "有限差分は使わない: f は点から 2h 以内で滑らかでないか定義されない",
+    "symbolic check unavailable: {reason}; only finite differences were compared":
+        "記号微分 (SymPy) による検証はできない: {reason}; 有限差分だけを比べた",
+    "symbolic check unavailable for the whole expression: {reason}; SymPy checked every node's local partials "
+    "instead, and the gradient column chains them":
+        "式全体の記号微分 (SymPy) による検証はできない: {reason}; 代わりに SymPy が各ノードの局所的な微分を検証し、"
+        "SymPy の列はそれを連鎖律でつないだもの",
+    "SymPy is not installed": "SymPy がインストールされていない",
+    "could not start the SymPy process ({error})": "SymPy のプロセスを起動できなかった（{error}）",
+    "timed out after {seconds} s": "{seconds} 秒で時間切れ",
+    "the SymPy process ended unexpectedly": "SymPy のプロセスが予期せず終了した",
+    "no result": "結果がない",
+    "the program has {count} operations (the whole-expression limit is {limit})":
+        "プログラムの演算は {count} 個（式全体の上限は {limit}）",
+    "the program is nested {depth} deep (the whole-expression limit is {limit})":
+        "プログラムの入れ子は {depth} 段（式全体の上限は {limit}）",
+    "the expression is nested too deeply for SymPy (recursion limit)": "式の入れ子が SymPy には深すぎる（再帰の上限）",
+    "SymPy ran out of memory": "SymPy のメモリが足りなくなった",
+    "SymPy failed ({what})": "SymPy が失敗した（{what}）",
 }
 
-DIFF = {  # gradcli diff
+DIFF = {  # gradcli diff (diff.py, render/diff.py)
+    "formula": "式",
+    "{step}(x) is the Heaviside step function: 0 for x < 0, 1 for x > 0, ½ at x = 0 (SymPy's value)":
+        "{step}(x) はヘヴィサイドの階段関数: x < 0 で 0、x > 0 で 1、x = 0 で ½（SymPy の値）",
+    "∂{out}/∂{name}: {head}; SymPy's formula gives {sympy}, while `gradcli grad` gives {ours} (convention: {convention})":
+        "∂{out}/∂{name}: {head}; SymPy の式は {sympy} を与えるが、`gradcli grad` は {ours} を与える（規約: {convention}）",
+    "∂{out}/∂{name}: {head}; SymPy's formula and `gradcli grad` both give {ours} here (convention: {convention})":
+        "∂{out}/∂{name}: {head}; この点では SymPy の式も `gradcli grad` も {ours} を与える（規約: {convention}）",
+    "{op} is not differentiable at {node} = {formula}": "{op} は {node} = {formula} で微分できない",
+    "{where}, so {out} may not be differentiable in {name} here":
+        "{where}。そのため {out} はこの点で {name} について微分できないかもしれない",
+    "{out} is not differentiable in {name} here: {where}": "{out} はこの点で {name} について微分できない: {where}",
+    "{where} (though {out} itself looks differentiable in {name} here)":
+        "{where}（ただし {out} 自体はこの点で {name} について微分できるように見える）",
+    "no finite real value": "有限の実数値なし",
+    "shown as SymPy derived it, not simplified: simplification {failure}":
+        "SymPy が導いたままの式（簡約していない）: 簡約は {failure}",
+    "too big for a symbolic derivative: {guard}; `gradcli grad` gives the numbers":
+        "記号微分には大きすぎる: {guard}; 数値は `gradcli grad` で求められる",
+    "SymPy did not differentiate with respect to {names}: {failure}": "SymPy は {names} についての微分を終えなかった: {failure}",
 }
 
 GRAPH = {  # gradcli graph (render/graph.py)
@@ -149,7 +258,7 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
     "no value for {names}": "{names} の値がない（--at で与える）",
     "--data {name}: the program has no variable {quoted} (its variables: {known})":
         "--data {name}: プログラムに変数 {quoted} はない（変数は: {known}）",
-    "--wrt {name}: {same} is data (--data), which has no gradient": "--wrt {name}: {same} はデータ（--data）なので勾配はない",
+    "--wrt {name}: {name} is data (--data), which has no gradient": "--wrt {name}: {name} はデータ（--data）なので勾配はない",
     "{name} is not allowed: a value must be a finite number": "{name} は使えない: 値は有限の数でなければならない",
     "{name} is not a number (a value is a number or a constant expression such as pi/4)":
         "{name} は数ではない（値は数か、pi/4 のような定数式）",
@@ -157,7 +266,7 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
         "{text} は {name} を使っている: 値は数か、pi/4 のような定数式",
     "{text} is not a value: a value is a number or a constant expression such as pi/4, without '=' or ';'":
         "{text} は値ではない: 値は数か、pi/4 のような定数式（'=' や ';' は含まない）",
-    "{option} {part}: not name=value (example: {option2} x=-2,y=5)": "{option} {part}: 名前=値 の形ではない（例: {option2} x=-2,y=5）",
+    "{option} {part}: not name=value (example: {option} x=-2,y=5)": "{option} {part}: 名前=値 の形ではない（例: {option} x=-2,y=5）",
     "{option} {part}: {name} is not a variable name": "{option} {part}: {name} は変数名ではない",
     "{option} {part}: no value after {name}=": "{option} {part}: {name}= の後に値がない",
     "{name} is given twice in --at": "{name} が --at で二度与えられている",
@@ -170,8 +279,8 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
         "プログラムが {bytes} バイトを超えている。上限は {limit} 文字",
     "the program is not valid UTF-8 (byte {byte} at offset {offset})":
         "プログラムが正しい UTF-8 ではない（オフセット {offset} のバイト {byte}）",
-    "gradcli needs the Python package {package}, which is not installed: python3 -m pip install {same}":
-        "gradcli には Python パッケージ {package} が必要だが、インストールされていない: python3 -m pip install {same}",
+    "gradcli needs the Python package {package}, which is not installed: python3 -m pip install {package}":
+        "gradcli には Python パッケージ {package} が必要だが、インストールされていない: python3 -m pip install {package}",
     # ----- usage -----
     "give the program either as EXPR or with --file, not both": "プログラムは EXPR か --file のどちらか一方で与える",
     "missing the program: give EXPR, '-' for standard input, or --file PATH":
@@ -258,7 +367,13 @@ def _compiled() -> list[tuple[re.Pattern, str]]:
             if "{" not in english:
                 continue
             pieces = _FIELD.split(english)  # literal, field, literal, field, ...
-            pattern = "".join(re.escape(piece) if k % 2 == 0 else f"(?P<{piece}>.+?)" for k, piece in enumerate(pieces))
+            pattern, seen = "", set()
+            for k, piece in enumerate(pieces):
+                if k % 2 == 0:
+                    pattern += re.escape(piece)
+                else:  # a field named twice stands for the same text both times
+                    pattern += f"(?P={piece})" if piece in seen else f"(?P<{piece}>.+?)"
+                    seen.add(piece)
             literal = sum(len(piece) for piece in pieces[::2])
             entries.append((literal, re.compile(pattern + r"\Z", re.DOTALL), japanese))
         entries.sort(key=lambda entry: -entry[0])

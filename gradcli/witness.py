@@ -43,7 +43,6 @@ _CHILD_RECURSION_LIMIT = 10_000
 START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 _EPS = sys.float_info.epsilon
-_STEP = _EPS ** (1 / 3)
 
 
 # ----- the graph as plain data, so it can go to a child process -----
@@ -53,7 +52,6 @@ _STEP = _EPS ** (1 / 3)
 class SymbolicJob:
     """What the SymPy process needs: the graph by op names (picklable), and what to compute."""
 
-    kind: str  # "check" or "diff"
     op_names: list  # op name per node, None for leaves
     inputs: list
     constants: dict  # node -> (value, text)
@@ -63,13 +61,11 @@ class SymbolicJob:
     point: dict = field(default_factory=dict)  # variable -> value (empty: no point)
     whole: bool = False  # check: also differentiate the whole program
     local_requests: list = field(default_factory=list)  # check: (node, slot, input values)
-    wrt: dict = field(default_factory=dict)  # diff: name -> node (a variable or an intermediate)
-    cut_values: dict = field(default_factory=dict)  # diff: intermediate name -> its value at the point
 
 
-def job_for(graph: Graph, kind: str, **fields) -> SymbolicJob:
-    return SymbolicJob(
-        kind,
+def job_for(graph: Graph, job_class: type = SymbolicJob, **fields) -> SymbolicJob:
+    """The job of `graph` (a SymbolicJob, or a subclass of it with more fields)."""
+    return job_class(
         [None if op is None else op.name for op in graph.ops],
         graph.inputs,
         graph.constants,
@@ -238,64 +234,8 @@ def _local_partials(sp, job: SymbolicJob) -> list:
     return results
 
 
-def _simplify_in_kind(sp, expression):
-    """SymPy's simplify, kept to the functions the derivative already uses.
-
-    Left alone, simplify writes σ'(wx)·x as x/(4·cosh²(wx/2)): shorter, but not what a learner
-    derived. A function it would bring in costs more than any formula is worth.
-    """
-    own = {type(f) for f in expression.atoms(sp.Function)}
-
-    def measure(candidate):
-        return sp.count_ops(candidate) + 1000 * len({type(f) for f in candidate.atoms(sp.Function)} - own)
-
-    return sp.simplify(expression, measure=measure)
-
-
-def _derivative_texts(sp, expression) -> tuple[str, str, str]:
-    """A formula as (plain, LaTeX, pretty) text."""
-    return str(expression), sp.latex(expression), _pretty_verbatim(expression)
-
-
-def _pretty_verbatim(expression) -> str:
-    """SymPy's 2-D pretty form, but with every name as the user typed it.
-
-    The stock printer turns `beta` into β and `lambda_1` into λ₁: fine in LaTeX, where the user
-    asked for typesetting, but on the terminal the formula must use the program's own names.
-    """
-    from sympy.printing.pretty.pretty import PrettyPrinter
-    from sympy.printing.pretty.stringpict import prettyForm
-
-    class VerbatimNames(PrettyPrinter):
-        def _print_Symbol(self, e, bold_name=False):
-            return prettyForm(e.name)
-
-    return VerbatimNames({"use_unicode": True, "num_columns": 10**6}).doprint(expression)
-
-
-def _diff_messages(sp, job: SymbolicJob, send) -> None:
-    """Each ∂f/∂name as raw derivative (with its value), then simplified, sent as it is ready."""
-    symbols = sympy_symbols(sp, job.variables)
-    point = {symbols[name]: value for name, value in job.point.items()}
-    derivatives = {}
-    output_latex = sp.latex(sp.Symbol(job.output_name))
-    for name, node in job.wrt.items():
-        if name in symbols:
-            derivative = sp.diff(sympy_expression(sp, job, symbols), symbols[name])
-            at = point
-        else:  # an intermediate: f as a function of a symbol standing for it, at the symbol's value
-            stand_in = sp.Symbol(name, real=True)
-            derivative = sp.diff(sympy_expression(sp, job, symbols, {node: stand_in}), stand_in)
-            at = {**point, stand_in: job.cut_values[name]} if job.point else {}
-        value = real_float(sp, sympy_at(sp, derivative, at)) if job.point else None
-        derivatives[name] = derivative
-        left_side = rf"\frac{{\partial {output_latex}}}{{\partial {sp.latex(sp.Symbol(name))}}}"
-        send(("derivative", name, *_derivative_texts(sp, derivative), value, left_side))
-    for name, derivative in derivatives.items():
-        send(("simplified", name, *_derivative_texts(sp, _simplify_in_kind(sp, derivative))))
-
-
-def _describe(error: BaseException) -> str:
+def describe_failure(error: BaseException) -> str:
+    """A SymPy failure in a few words, for the parent to report."""
     if isinstance(error, RecursionError):
         return "the expression is nested too deeply for SymPy (recursion limit)"
     if isinstance(error, MemoryError):
@@ -304,8 +244,20 @@ def _describe(error: BaseException) -> str:
     return f"SymPy failed ({type(error).__name__}{': ' + text[:200] if text else ''})"
 
 
-def symbolic_worker(job: SymbolicJob, connection) -> None:
-    """The child process: do the symbolic work phase by phase, sending each result as it is ready."""
+def check_messages(sp, job: SymbolicJob, send) -> None:
+    """The check's symbolic work, phase by phase: local partials, then the whole gradient."""
+    for phase, compute, wanted in (("local", _local_partials, bool(job.local_requests)),
+                                   ("whole", _whole_gradient, job.whole)):
+        if not wanted:
+            continue
+        try:
+            send((phase, compute(sp, job)))
+        except BaseException as error:  # noqa: BLE001 - the other phase may still succeed
+            send(("error", phase, describe_failure(error)))
+
+
+def symbolic_worker(job: SymbolicJob, work, connection) -> None:
+    """The child process: work(sp, job, send) sends each result as it is ready, then "done"."""
     import warnings
 
     warnings.simplefilter("ignore")
@@ -313,20 +265,7 @@ def symbolic_worker(job: SymbolicJob, connection) -> None:
     try:
         import sympy as sp
 
-        if job.kind == "diff":
-            try:
-                _diff_messages(sp, job, connection.send)
-            except BaseException as error:  # noqa: BLE001 - reported to the parent, which decides
-                connection.send(("error", "diff", _describe(error)))
-        else:
-            for phase, compute, wanted in (("local", _local_partials, bool(job.local_requests)),
-                                           ("whole", _whole_gradient, job.whole)):
-                if not wanted:
-                    continue
-                try:
-                    connection.send((phase, compute(sp, job)))
-                except BaseException as error:  # noqa: BLE001 - the other phase may still succeed
-                    connection.send(("error", phase, _describe(error)))
+        work(sp, job, connection.send)
         connection.send(("done",))
     finally:
         connection.close()
@@ -339,14 +278,14 @@ class SymbolicRun:
 
 
 class SymbolicProcess:
-    """symbolic_worker(job) in a child process, started at once and collected with a deadline.
+    """symbolic_worker(job, work) in a child process, started at once and collected with a deadline.
 
     The child is killed at the limit, so a SymPy computation stuck in C or in a long pure
     Python loop cannot hold the command. Meanwhile the caller is free to work (finite
     differences run while SymPy thinks).
     """
 
-    def __init__(self, job: SymbolicJob, timeout: float):
+    def __init__(self, job: SymbolicJob, timeout: float, work=check_messages):
         import multiprocessing
 
         import sympy  # noqa: F401 - imported before the fork, so the child starts with it loaded
@@ -354,7 +293,7 @@ class SymbolicProcess:
         context = multiprocessing.get_context(START_METHOD)
         self.timeout = timeout
         self.receiver, sender = context.Pipe(duplex=False)
-        self.process = context.Process(target=symbolic_worker, args=(job, sender), daemon=True)
+        self.process = context.Process(target=symbolic_worker, args=(job, work, sender), daemon=True)
         self.deadline = time.monotonic() + timeout
         self.process.start()
         sender.close()
@@ -410,10 +349,18 @@ class FiniteDifference:
         return gap > atol + rtol * max(abs(self.left), abs(self.right)) + 4 * self.noise
 
 
+def finite_difference_step(x: float) -> float:
+    """The step of every finite difference at x: ∛eps·max(1, |x|), rounded so that x + h is exact.
+
+    ∛eps balances a central difference's truncation error (h²) against f's rounding error (eps/h).
+    """
+    return (x + _EPS ** (1 / 3) * max(1.0, abs(x))) - x
+
+
 def finite_differences(graph: Graph, point: dict[str, float], value: float) -> dict[str, FiniteDifference]:
     """Central and one-sided differences of the output for every variable.
 
-    Step h = ∛eps·max(1, |x|), rounded so that x + h is exact. Evaluates f at x ± h and
+    Step h = finite_difference_step(x). Evaluates f at x ± h and
     x ± 2h for each variable: with NumPy all at once, one batched forward pass; without it,
     one scalar forward pass per perturbed point.
     """
@@ -422,7 +369,7 @@ def finite_differences(graph: Graph, point: dict[str, float], value: float) -> d
     shifted = []  # (variable, perturbed value), 4 per variable: +h, -h, +2h, -2h
     for name in names:
         x = point[name]
-        h = (x + _STEP * max(1.0, abs(x))) - x
+        h = finite_difference_step(x)
         steps.append(h)
         shifted.extend([(name, x + h), (name, x - h), (name, x + 2 * h), (name, x - 2 * h)])
     outputs = _outputs_at(graph, point, shifted)
@@ -459,7 +406,7 @@ def one_sided_derivatives(graph: Graph, point: dict[str, float], value: float,
     steps = []
     for name in estimates:
         x = point[name]
-        h = (x + _STEP * max(1.0, abs(x))) - x
+        h = finite_difference_step(x)
         for shrink in _SHRINK:
             small = (x + h / shrink) - x  # exact, as x + small is
             steps.append(small)
@@ -480,7 +427,13 @@ def one_sided_derivatives(graph: Graph, point: dict[str, float], value: float,
 
 
 def _limit(differences: list[float], noises: list[float]) -> float:
-    """The first difference, or ±inf when the differences at shrinking steps keep growing."""
+    """The limit of the differences at shrinking steps: ±inf when they keep growing, the
+    extrapolated limit when they converge slowly (like h^p with p < 2), else the first one.
+
+    Slow convergence is another step-size artefact: x·√x at 0 has the right derivative 0, but
+    its difference quotients are 0.59·√h, 0.0014 at the first step. Each shrink by 16 changes
+    them by a constant factor, so Aitken's extrapolation of the three finds the limit.
+    """
     first = differences[0]
     if not all(math.isfinite(d) for d in differences):
         return first
@@ -488,7 +441,14 @@ def _limit(differences: list[float], noises: list[float]) -> float:
         abs(later) > _GROWTH * abs(earlier) for earlier, later in zip(differences, differences[1:]))
     if grows and abs(differences[-1]) > 100 * noises[-1] + 1.0:
         return math.copysign(math.inf, first)
-    return first
+    coarse, middle, fine = differences[-3:]
+    change, next_change = middle - coarse, fine - middle
+    converges = (abs(change) > 100 * noises[-1] and next_change * change > 0
+                 and abs(change) > _GROWTH * abs(next_change))
+    if not converges:
+        return first
+    limit = fine - next_change * next_change / (next_change - change)
+    return 0.0 if abs(limit) <= 100 * noises[-1] + 1e-12 * abs(first) else limit
 
 
 def _outputs_at(graph: Graph, point: dict[str, float], shifted: list[tuple[str, float]]) -> list[float]:

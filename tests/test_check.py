@@ -24,6 +24,7 @@ from gradcli import witness
 from gradcli.api import grad
 from gradcli.check import CONVENTION, MISMATCH, NOT_DIFFERENTIABLE, OK, UNDEFINED, Expectation, check_gradient
 from gradcli.errors import ExitStatus
+from gradcli.formatting import format_value
 from gradcli.graph import apply_text
 from gradcli.ops import FUNCTIONS, OPS, Op
 from gradcli.parse import parse
@@ -222,7 +223,7 @@ def test_sqrt_at_zero_has_only_a_right_derivative():
     entry = document["check"]["variables"]["x"]
     assert entry["verdict"] == NOT_DIFFERENTIABLE and entry["ad"] == "inf"
     assert entry["one_sided"] == {"left": None, "right": "inf"}  # √h/h = 1/√h grows without bound
-    human = run_cli("check", "sqrt(x)", "--at", "x=0").stdout
+    human = " ".join(run_cli("check", "sqrt(x)", "--at", "x=0").stdout.split())  # lines wrap at 80 columns
     assert "left undefined, right +inf (unbounded)" in human
 
 
@@ -240,6 +241,7 @@ ONE_SIDED = [
     ("x^0.9", {"x": 0.0}, "x", None, math.inf),  # h^-0.1: slow, but it keeps growing
     ("(x^2)^0.5", {"x": 0.0}, "x", -1.0, 1.0),
     ("relu(x) + sqrt(x + 1)", {"x": 0.0}, "x", 0.5, 1.5),  # finite, with curvature on both sides
+    ("sqrt(x^2)", {"x": 0.0}, "x", -1.0, 1.0),  # reverse mode: ∞ × 0 = nan, SymPy: sign(0) = 0; a kink all the same
 ]
 
 
@@ -257,7 +259,7 @@ def test_one_sided_derivatives_are_the_textbook_ones_and_unbounded_ones_are_infi
 
 
 def test_unbounded_one_sided_derivatives_print_as_infinite_not_as_a_step_size_artefact():
-    run = run_cli("check", "x^y", "--at", "x=0,y=0")
+    run = run_cli("check", "x^y", "--at", "x=0,y=0", env={"COLUMNS": "200"})
     assert run.code == ExitStatus.OK
     [line] = [line for line in run.stdout.splitlines() if line.startswith("y:")]
     assert "left undefined, right -inf (unbounded)" in line and not re.search(r"right -?\d", line)
@@ -576,3 +578,132 @@ def test_a_stray_comma_in_expect_keeps_each_value_with_its_own_typed_precision()
     for expect in ("x=3,y=2.0", "x=3,,y=2.0"):
         document = check_json("x*y", "--at", "x=2.03,y=3", "--expect", expect)[1]
         assert document["check"]["expect"]["y"]["ok"], expect
+
+
+# ----- nan or inf from reverse mode against a finite derivative (issue 11, item 2) -----
+
+# (program, point, ∂f/∂x by hand): f has a finite, perhaps one-sided, derivative, while reverse
+# mode multiplies 0 by sqrt'(0) = +inf (or sums +inf and -inf) and gives nan.
+ZERO_TIMES_INFINITY = [
+    ("sqrt(x)*x", "x=0", 0.0),  # x^1.5 for x ≥ 0: 1.5·√x = 0
+    ("x*sqrt(x)", "x=0", 0.0),
+    ("x^0.5*x", "x=0", 0.0),
+    ("sqrt(x)^2", "x=0", 1.0),  # x for x ≥ 0
+    ("abs(x)*sqrt(abs(x))", "x=0", 0.0),  # |x|^1.5: differentiable on both sides
+    ("relu(x)*sqrt(x)", "x=0", 0.0),  # x^1.5 for x ≥ 0; SymPy gives no value here
+    ("sqrt(relu(x))*x", "x=0", 0.0),  # 0 for x < 0, x^1.5 for x > 0
+    ("sqrt(x)*y", "x=0,y=0", 0.0),  # f(x, 0) = 0
+    ("sqrt(x) - sqrt(x)", "x=0", 0.0),  # ∞ − ∞ at the branch sum
+]
+
+
+def flat(text: str) -> str:
+    """The text with its line breaks (wrapping at the terminal width) undone."""
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("source, at, derivative", ZERO_TIMES_INFINITY, ids=[c[0] for c in ZERO_TIMES_INFINITY])
+def test_nan_from_reverse_mode_where_f_has_a_derivative_is_a_mismatch(source, at, derivative):
+    run, document = check_json(source, "--at", at)
+    assert run.code == ExitStatus.CHECK_FAILED
+    check = document["check"]
+    entry = check["variables"]["x"]
+    assert entry["ad"] == "nan" and entry["verdict"] == MISMATCH
+    assert not check["ok"] and not check["witnesses_agree"] and check["expectations_match"]
+    assert re.search(r"reverse mode cannot apply the chain rule here: (0 × ∞ on the edge from|∞ − ∞)", entry["detail"])
+    # Every witness that gives a number gives the derivative by hand (one-sided ones too: no 0.0014 artefact).
+    numbers = [entry["sympy"], entry["one_sided"]["left"], entry["one_sided"]["right"]]
+    assert any(n is not None for n in numbers)
+    assert all(close(n, derivative, 1e-6) for n in numbers if n is not None)
+    for command in (("check", source, "--at", at), ("grad", source, "--at", at, "--check")):
+        human = run_cli(*command)
+        assert human.code == ExitStatus.CHECK_FAILED
+        assert not re.search(r"\bagree", human.stdout) and "✗ a witness disagrees with reverse mode" in human.stdout
+
+
+def test_at_a_kink_the_conclusion_does_not_say_the_witnesses_agree():
+    # relu'(0): reverse mode 0 (the convention), SymPy Heaviside(0) = 0.5: not the same number.
+    run = run_cli("check", "relu(x)*y", "--at", "x=0,y=3")
+    assert run.code == ExitStatus.OK
+    assert not re.search(r"\bagree", run.stdout)
+    assert run.stdout.splitlines()[-1] == "✓ no witness contradicts reverse mode; for x see above"
+    everywhere = run_cli("check", "relu(x)*y", "--at", "x=1,y=3")
+    assert everywhere.stdout.splitlines()[-1] == "✓ the witnesses agree"
+
+
+def test_json_tells_wrong_expectations_from_disagreeing_witnesses():
+    point = ("(x+y)*z", "--at", "x=-2,y=5,z=-4")
+    check = check_json(*point, "--expect", "x=-4,y=4")[1]["check"]
+    assert (check["ok"], check["witnesses_agree"], check["expectations_match"]) == (False, True, False)
+    check = check_json(*point, "--expect", "x=-4,y=-4")[1]["check"]
+    assert (check["ok"], check["witnesses_agree"], check["expectations_match"]) == (True, True, True)
+    check = check_json("sqrt(x)*x", "--at", "x=0", "--expect", "x=0")[1]["check"]
+    assert (check["ok"], check["witnesses_agree"], check["expectations_match"]) == (False, False, False)
+
+
+# ----- the "Your numbers" table (issue 11, item 10) -----
+
+
+def test_your_numbers_are_echoed_as_typed_under_a_centred_title_with_every_column_headed():
+    run = run_cli("check", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--expect", "x=-4.0,y=4,z=-0.20")
+    assert run.code == ExitStatus.CHECK_FAILED
+    lines = run.stdout.splitlines()
+    title = next(k for k, line in enumerate(lines) if line.strip() == "Your numbers")
+    header, rule, *rows = lines[title + 1: title + 6]
+    assert header.split() == ["∂f/∂", "yours", "right", "verdict"]
+    assert set(rule) == {"─"}
+    width = max(len(line) for line in (header, *rows))
+    assert len(rule) == width  # the rule is as wide as the table, no wider
+    assert abs(lines[title].index("Y") - (width - len("Your numbers")) / 2) <= 1  # centred over it
+    assert rows[0].split()[:3] == ["x", "-4.0", "-4"]
+    assert rows[2].split()[:3] == ["z", "-0.20", "3"]  # not -0.2
+    assert "∂f/∂z is 3, not -0.20" in flat(run.stdout)
+
+
+# ----- the terminal's width (issue 11, item 6) -----
+
+NARROW_CASES = [
+    ("check", "sigmoid(w0*x0 + w1*x1 + w2)", "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3", "--expect", "x0=0.39,w0=0.2"),
+    ("check", "q = x + y; f = q * z", "--at", "x=-2,y=5,z=-4", "--expect-node", "q=4"),
+    ("check", "sqrt(x)*x", "--at", "x=0"),
+    ("grad", "relu(x)*y", "--at", "x=0,y=3", "--check"),
+]
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80, 120])
+@pytest.mark.parametrize("args", NARROW_CASES, ids=[" ".join(c[:2]) for c in NARROW_CASES])
+def test_check_fits_the_terminal_width_and_keeps_every_number(args, columns):
+    from rich.cells import cell_len
+
+    run = run_cli(*args, env={"COLUMNS": str(columns)})
+    document = run_cli(*args, "--json").json()["check"]
+    lines = run.stdout.splitlines()
+    assert [line for line in lines if cell_len(line) > columns] == []
+    assert [line for line in lines if line != line.rstrip()] == []
+    words = run.stdout.split()
+    for name, entry in document["variables"].items():  # every witness's number is there, uncut
+        for number in (entry["ad"], entry["sympy"]):
+            if number is not None:
+                assert format_value(float(number)) in words
+    assert "…" not in run.stdout
+
+
+# ----- Japanese (issue 11, item 7) -----
+
+_NAMES_AND_FORMULAS = {"SymPy", "sqrt", "relu", "inf", "nan", "PyTorch", "micrograd", "FD"}
+
+
+def english_words(text: str, names: set[str]) -> set[str]:
+    return set(re.findall(r"[A-Za-z]{2,}", text)) - _NAMES_AND_FORMULAS - names
+
+
+@pytest.mark.parametrize("args", [
+    ("q = x + y; f = q * z", "--at", "x=-2,y=5,z=-4", "--expect-node", "q=4,x=4", "--expect", "z=-0.20"),
+    ("sqrt(x)*x", "--at", "x=0"),
+    ("relu(x)*y", "--at", "x=0,y=3", "--expect", "y=0"),
+    ("x^y", "--at", "x=-2,y=2"),
+], ids=["first-wrong-step", "zero-times-infinity", "kink", "undefined"])
+def test_check_speaks_japanese(args):
+    for run in (run_cli("check", *args, "--lang", "ja"), run_cli("check", *args, env={"GRADCLI_LANG": "ja"})):
+        assert english_words(run.stdout, {"f", "q", "x", "y", "z", "t1"}) == set(), run.stdout
+        assert "検証" in run.stdout

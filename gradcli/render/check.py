@@ -1,6 +1,8 @@
-"""Rich views and JSON objects of a check (`check`, `grad --check`) and of symbolic derivatives (`diff`).
+"""Rich views and JSON objects of a check (`check`, `grad --check`).
 
 User text (names, formulas built from names) goes into Rich only as Text, never as markup.
+Every human text goes through i18n (tr for our own words, message for the English details
+and notes the check writes), so the view speaks the chosen language.
 """
 
 from __future__ import annotations
@@ -10,17 +12,17 @@ import math
 from rich import box
 from rich.console import Console, ConsoleOptions, Group
 from rich.measure import Measurement
+from rich.padding import Padding
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from ..check import (
     CONVENTION, LOCAL, MISMATCH, NOT_DIFFERENTIABLE, OK, UNAVAILABLE, UNCHECKED, UNDEFINED, WHOLE, CheckReport,
-    DiffResult,
 )
 from ..formatting import format_value, json_value
-from ..trace import edge_formula
-from .json import all_warnings
+from ..i18n import message, tr
+from ..trace import edge_formula, local_formula
 from ..witness import DIGITS
 
 # Short words for the table cell; the lines under the table say it in full.
@@ -46,7 +48,7 @@ _VERDICT_TEXT = {
 _FD_DIGITS = 9
 
 _MODE_TEXT = {
-    WHOLE: f"SymPy differentiated the whole expression (evaluated to {DIGITS} digits)",
+    WHOLE: "SymPy differentiated the whole expression (evaluated to {digits} digits)",
     LOCAL: "SymPy checked each node's local partials (local mode)",
     UNAVAILABLE: "SymPy unavailable: finite differences only",
 }
@@ -89,7 +91,8 @@ def _blank(segment: Segment) -> bool:
     return _plain(segment) and not segment.text.strip(" ")
 
 
-def _number(value: float | None, precision: int) -> str:
+def number_or_dash(value: float | None, precision: int) -> str:
+    """A number, or — where a witness gave none."""
     return "—" if value is None else format_value(value, precision)
 
 
@@ -99,97 +102,168 @@ def _gap(ours: float, theirs: float | None) -> str:
     return format_value(abs(ours - theirs), 2)
 
 
-def check_view(report: CheckReport, precision: int = 12) -> Group:
+class FirstThatFits:
+    """The first of several layouts whose natural width fits the console; else the last one.
+
+    A check table has seven columns: at 60 columns it drops the Δ columns (they are the
+    differences of the ones shown), at 40 it stacks each variable's numbers under its name.
+    """
+
+    def __init__(self, *layouts):
+        self.layouts = layouts
+
+    def chosen(self, console: Console, options: ConsoleOptions):
+        unlimited = options.update_width(1_000_000)
+        for layout in self.layouts[:-1]:
+            if Measurement.get(console, unlimited, layout).maximum <= options.max_width:
+                return layout
+        return self.layouts[-1]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        yield self.chosen(console, options)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.chosen(console, options))
+
+
+def check_view(report: CheckReport, precision: int = 12) -> Trimmed:
     """The witnesses table, explanations of kinks, local mismatches, the user's numbers, the verdict."""
     result = report.result
     graph = result.graph
     labels = graph.labels()
-    out = result.output
     if not report.variables and not report.expectations:
-        return Group(Text("Nothing to check: the program has no variables."))
-    parts: list = [Text.assemble(("Check", "bold"), " — ", _MODE_TEXT[report.mode])]
-    # Seven columns in 80: one space of padding on the right only.
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
-    for header, justify in ((Text(f"∂{out}/∂"), "left"), ("reverse mode", "right"), ("SymPy", "right"),
-                            ("finite diff.", "right"), ("Δ SymPy", "right"), ("Δ FD", "right"), ("verdict", "left")):
-        table.add_column(header, justify=justify, no_wrap=True)
-    for v in report.variables:
-        verdict, style = _VERDICT_STYLE[v.verdict]
-        table.add_row(Text(v.name), format_value(v.ad, precision), _number(v.sympy, precision),
-                      _number(v.fd, min(precision, _FD_DIGITS)), _gap(v.ad, v.sympy), _gap(v.ad, v.fd),
-                      Text(verdict, style=style))
-    parts.append(Trimmed(table))
+        return Trimmed(Text(tr("Nothing to check: the program has no variables.")))
+    parts: list = [Text.assemble((tr("Check"), "bold"), " — ", tr(_MODE_TEXT[report.mode], digits=DIGITS)),
+                   _witness_layouts(report, precision)]
     for v in report.variables:
         if v.detail is None and v.verdict == OK:
             continue
-        line = Text.assemble((v.name, "bold"), ": ", _VERDICT_TEXT[v.verdict])
-        if v.verdict in (NOT_DIFFERENTIABLE, CONVENTION, UNDEFINED) and (v.left is not None or v.right is not None):
-            line.append(f"; one-sided derivatives: left {_one_sided(v.left, precision)}, "
-                        f"right {_one_sided(v.right, precision)}")
+        line = Text.assemble((v.name, "bold"), ": ", tr(_VERDICT_TEXT[v.verdict]))
+        if v.verdict != OK and (v.left is not None or v.right is not None):
+            line.append("; " + tr("one-sided derivatives: left {left}, right {right}",
+                                  left=_one_sided(v.left, precision), right=_one_sided(v.right, precision)))
         if v.detail:
             line.append("; ")
-            line.append(v.detail)
+            line.append(message(v.detail))
         parts.append(line)
     if report.mode != UNAVAILABLE and report.local_checked:
         confirmed = report.local_checked - len(report.local_mismatches)
-        parts.append(Text(f"SymPy's derivative of each op confirms {confirmed:,} of {report.local_checked:,} "
-                          "local partials"))
+        parts.append(Text(tr("SymPy's derivative of each op confirms {confirmed} of {checked} local partials",
+                             confirmed=f"{confirmed:,}", checked=f"{report.local_checked:,}")))
     if report.local_mismatches:
-        parts.append(Trimmed(_local_mismatch_table(report, labels, precision)))
+        parts.append(_local_mismatch_table(report, labels, precision))
     if report.expectations:
-        parts.append(Trimmed(_expectation_table(report, precision)))
+        parts.append(_expectation_table(report, precision))
     if report.first_wrong is not None:
         parts.append(_first_wrong_view(report, labels, precision))
     for note in report.notes:
-        parts.append(Text(note, style="dim"))
+        parts.append(Text(message(note), style="dim"))
     parts.append(_conclusion(report))
-    return Group(*parts)
+    return Trimmed(Group(*parts))
+
+
+_COLUMNS = (("reverse mode", "right"), ("SymPy", "right"), ("finite diff.", "right"), ("Δ SymPy", "right"),
+            ("Δ FD", "right"), ("verdict", "left"))
+
+
+def _witness_layouts(report: CheckReport, precision: int) -> FirstThatFits:
+    """The witnesses of each variable: a table with the differences, without them, or stacked."""
+    out = report.result.output
+    rows = []
+    for v in report.variables:
+        verdict, style = _VERDICT_STYLE[v.verdict]
+        rows.append((Text(v.name), format_value(v.ad, precision), number_or_dash(v.sympy, precision),
+                     number_or_dash(v.fd, min(precision, _FD_DIGITS)), _gap(v.ad, v.sympy), _gap(v.ad, v.fd),
+                     Text(tr(verdict), style=style)))
+    layouts = []
+    for shown, gap in ((range(6), 1), ((0, 1, 2, 5), 0)):  # every column; without the Δ columns, closer
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0, 0, gap))
+        table.add_column(Text(f"∂{out}/∂"), no_wrap=True)
+        for k in shown:
+            header, justify = _COLUMNS[k]
+            table.add_column(tr(header), justify=justify, no_wrap=True)
+        for row in rows:
+            table.add_row(row[0], *[row[1 + k] for k in shown])
+        layouts.append(table)
+    stacked = []
+    for row in rows:
+        stacked.append(Text.assemble((f"∂{out}/∂", ""), (row[0].plain, "bold"), "  ", row[6]))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(justify="right", no_wrap=True)
+        for k in range(5):
+            grid.add_row(tr(_COLUMNS[k][0]), row[1 + k])
+        stacked.append(Padding(grid, (0, 0, 0, 2), expand=False))
+    layouts.append(Group(*stacked))
+    return FirstThatFits(*layouts)
 
 
 def _witness_disagrees(report: CheckReport) -> bool:
-    return any(v.verdict == MISMATCH for v in report.variables) or bool(report.local_mismatches)
+    return not report.witnesses_agree
 
 
 def _conclusion(report: CheckReport) -> Text:
+    """The last line: it says "agree" only when every witness gave the same number."""
     if _witness_disagrees(report):
-        return Text("✗ a witness disagrees with reverse mode", style="bold red")
-    if not report.ok:
-        return Text("✗ some of your numbers are wrong (the witnesses agree with each other)", style="bold red")
-    return Text("✓ the witnesses agree" + (" and so do your numbers" if report.expectations else ""),
-                style="bold green")
+        return Text(tr("✗ a witness disagrees with reverse mode"), style="bold red")
+    all_agree = all(v.verdict == OK for v in report.variables)
+    if not report.expectations_match:
+        if all_agree:
+            return Text(tr("✗ some of your numbers are wrong (the witnesses agree with each other)"), style="bold red")
+        return Text(tr("✗ some of your numbers are wrong (no witness contradicts reverse mode)"), style="bold red")
+    if all_agree:
+        text = "✓ the witnesses agree and so do your numbers" if report.expectations else "✓ the witnesses agree"
+        return Text(tr(text), style="bold green")
+    names = ", ".join(v.name for v in report.variables if v.verdict != OK)
+    text = ("✓ no witness contradicts reverse mode, and your numbers match; for {names} see above"
+            if report.expectations else "✓ no witness contradicts reverse mode; for {names} see above")
+    return Text(tr(text, names=names), style="bold green")
 
 
 def _one_sided(value: float | None, precision: int) -> str:
     if value is None:
-        return "undefined"
+        return tr("undefined")
     if math.isinf(value):  # the difference quotients diverge: no step-size artefact as a number
-        return ("+inf" if value > 0 else "-inf") + " (unbounded)"
+        return tr("{infinity} (unbounded)", infinity="+inf" if value > 0 else "-inf")
     return format_value(value, min(precision, 8))
 
 
 def _local_mismatch_table(report: CheckReport, labels: list[str], precision: int) -> Table:
     graph = report.result.graph
-    table = Table(title="Local partials that SymPy does not confirm", box=box.SIMPLE_HEAD, show_edge=False)
-    for header in ("step", "partial", "op table", "SymPy"):
-        table.add_column(header)
+    table = Table(title=tr("Local partials that SymPy does not confirm"), box=box.SIMPLE_HEAD, show_edge=False)
+    for header in ("step", "partial"):
+        table.add_column(tr(header), overflow="fold")
+    for header in ("op table", "SymPy"):
+        table.add_column(tr(header), justify="right", no_wrap=True)
     for mismatch in report.local_mismatches:
         edge = mismatch.edge
-        partial = edge_formula(graph, labels, edge.consumer, edge.slot)
+        partial = _local_formula(graph, labels, edge.consumer, edge.slot)
         table.add_row(Text(f"{labels[edge.consumer]} = {graph.formula(edge.consumer, labels)}"),
                       Text(f"∂{labels[edge.consumer]}/∂{labels[edge.input]} = {partial}"),
                       format_value(edge.local, precision), format_value(mismatch.sympy, precision))
     return table
 
 
+def _local_formula(graph, labels: list[str], consumer: int, slot: int) -> str:
+    """The op table's formula of one edge in the program's names, in the chosen language."""
+    op = graph.ops[consumer]
+    return local_formula(op, slot, [labels[j] for j in graph.inputs[consumer]], tr(op.shown(slot)))
+
+
 def _expectation_table(report: CheckReport, precision: int) -> Table:
+    """Your numbers as you typed them (-0.20 stays -0.20), the right ones, and a verdict for each."""
     out = report.result.output
-    doubt = "reverse mode failed its check, so the right column is in doubt" if _witness_disagrees(report) else None
-    table = Table(title="Your numbers", caption=doubt, box=box.SIMPLE_HEAD, show_edge=False)
-    for header, justify in ((Text(f"∂{out}/∂"), "left"), ("yours", "right"), ("right", "right"), ("", "left")):
-        table.add_column(header, justify=justify)
+    doubt = (tr("reverse mode failed its check, so the right column is in doubt")
+             if _witness_disagrees(report) else None)
+    table = Table(title=tr("Your numbers"), caption=doubt, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 0, 0, 1))
+    table.add_column(Text(f"∂{out}/∂"), overflow="fold")
+    for header, justify in (("yours", "right"), ("right", "right"), ("verdict", "left")):
+        table.add_column(tr(header), justify=justify, no_wrap=True)
     for e in report.expectations:
-        table.add_row(Text(e.name), format_value(e.expected, precision), format_value(e.right, precision),
-                      Text("✓", style="green") if e.ok else Text("✗ wrong", style="bold red"))
+        yours = e.typed.strip() if e.typed else format_value(e.expected, precision)
+        table.add_row(Text(e.name), Text(yours), format_value(e.right, precision),
+                      Text("✓", style="green") if e.ok else Text(tr("✗ wrong"), style="bold red"))
     return table
 
 
@@ -198,21 +272,25 @@ def _first_wrong_view(report: CheckReport, labels: list[str], precision: int) ->
     first = report.first_wrong
     out = report.result.output
     name = labels[first.node]
-    lines = [Text.assemble(("First wrong step", "bold red"), " (in backward order): ", (f"∂{out}/∂{name}", "bold"),
-                           f" is {format_value(first.right, precision)}, not {format_value(first.expected, precision)}")]
+    yours = first.typed.strip() if first.typed else format_value(first.expected, precision)
+    lines = [Text.assemble((tr("First wrong step"), "bold red"), tr(" (in backward order): "),
+                           (f"∂{out}/∂{name}", "bold"),
+                           tr(" is {right}, not {yours}", right=format_value(first.right, precision), yours=yours))]
     if first.node == graph.output:
-        lines.append(Text("  the output's gradient with respect to itself is 1 by definition"))
+        lines.append(Text("  " + tr("the output's gradient with respect to itself is 1 by definition")))
     for edge in report.first_wrong_edges:
         consumer = labels[edge.consumer]
         local = format_value(edge.local, precision)
-        formula = edge_formula(graph, labels, edge.consumer, edge.slot)
+        formula = _local_formula(graph, labels, edge.consumer, edge.slot)
         local_text = local if formula == local else f"{formula} = {local}"  # "1", not "1 = 1"
-        lines.append(Text(
-            f"  via {consumer} = {graph.formula(edge.consumer, labels)}: upstream ∂{out}/∂{consumer} = "
-            f"{format_value(edge.upstream, precision)} × local ∂{consumer}/∂{name} = {local_text} "
-            f"→ {format_value(edge.contribution, precision)}"))
+        lines.append(Text("  " + tr(
+            "via {step}: upstream {upstream} × local {local} → {contribution}",
+            step=f"{consumer} = {graph.formula(edge.consumer, labels)}",
+            upstream=f"∂{out}/∂{consumer} = {format_value(edge.upstream, precision)}",
+            local=f"∂{consumer}/∂{name} = {local_text}", contribution=format_value(edge.contribution, precision))))
     if len(report.first_wrong_edges) > 1:
-        lines.append(Text(f"  {name} is a branch node: the sum of the contributions is {format_value(first.right, precision)}"))
+        lines.append(Text("  " + tr("{name} is a branch node: the sum of the contributions is {total}",
+                                    name=name, total=format_value(first.right, precision))))
     return Group(*lines)
 
 
@@ -225,13 +303,15 @@ def check_object(report: CheckReport) -> dict:
     for v in report.variables:
         entry = {"ad": json_value(v.ad), "sympy": _json_or_none(v.sympy), "fd": _json_or_none(v.fd),
                  "verdict": v.verdict}
-        if v.verdict in (NOT_DIFFERENTIABLE, CONVENTION, UNDEFINED):
+        if v.verdict in (NOT_DIFFERENTIABLE, CONVENTION, UNDEFINED) or v.left is not None or v.right is not None:
             entry["one_sided"] = {"left": _json_or_none(v.left), "right": _json_or_none(v.right)}
         if v.detail:
             entry["detail"] = v.detail
         variables[v.name] = entry
     document = {
         "ok": report.ok,
+        "witnesses_agree": report.witnesses_agree,
+        "expectations_match": report.expectations_match,
         "mode": report.mode,
         "tolerances": {"sympy": {"rtol": tolerances.rtol, "atol": tolerances.atol},
                        "fd": {"rtol": tolerances.fd_rtol, "atol": tolerances.fd_atol}},
@@ -262,51 +342,6 @@ def check_object(report: CheckReport) -> dict:
 
 def _json_or_none(value: float | None):
     return None if value is None else json_value(value)
-
-
-# ----- gradcli diff -----
-
-
-def diff_view(diff: DiffResult, precision: int = 12) -> Trimmed:
-    """∂f/∂x with SymPy's pretty formula (and its value at the point)."""
-    out = diff.graph.output_name
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("formula", no_wrap=True)
-    if diff.result is not None:
-        table.add_column("value", justify="right", style="cyan")
-    for d in diff.derivatives:
-        row = [Text(f"∂{out}/∂{d.name}"), Text(d.pretty)]
-        if diff.result is not None:
-            row.append(_number(d.value, precision))
-        table.add_row(*row)
-    return Trimmed(table)
-
-
-def diff_lines(diff: DiffResult, latex: bool = False, precision: int = 12) -> list[str]:
-    """One line per derivative: `df/dx = z` (with --at `df/dx = z = 3`), or LaTeX."""
-    out = diff.graph.output_name
-    lines = []
-    for d in diff.derivatives:
-        if latex:
-            line = f"{d.latex_left} = {d.latex}"
-        else:
-            line = f"d{out}/d{d.name} = {d.plain}"
-        if diff.result is not None:
-            line += f" = {_number(d.value, precision)}"
-        lines.append(line)
-    return lines
-
-
-def diff_object(diff: DiffResult) -> dict:
-    """{"expression", "output", "derivatives": {name: formula}, ["at", "values"], "warnings"}."""
-    document = {"expression": diff.graph.source, "output": diff.graph.output_name,
-                "derivatives": {d.name: d.plain for d in diff.derivatives}}
-    if diff.result is not None:
-        document["at"] = {name: json_value(v) for name, v in diff.result.at.items()}
-        document["values"] = {d.name: _json_or_none(d.value) for d in diff.derivatives}
-    document["warnings"] = (all_warnings(diff.result) if diff.result else []) + diff.notes
-    return document
 
 
 def value_line(result, precision: int = 12) -> Text:
