@@ -445,20 +445,20 @@ def grad(expression, points, path, as_json, precision, cse, wrt, points_path, ou
     return _report(result, wrt_names, as_json, precision, trace, check)
 
 
-def _grad_points(expression, path, cse, points, wrt, points_path, output_format, as_json, quiet):
-    """`grad --points FILE`: the batch mode (gradcli.batch)."""
-    from .batch import run_points
+def _grad_points(expression, path, cse, at, wrt, points_file, output_format, as_json, quiet):
+    """`grad --points FILE`: the batch mode (gradcli.batch); `at` (--at) fixes variables for every row."""
+    from .batch.run import run_points
     from .parse import parse
 
-    if points_path is None:
+    if points_file is None:
         raise click.UsageError("--format applies to --points output")
     if as_json and output_format == "csv":
         raise click.UsageError("--json asks for JSON Lines output; it contradicts --format csv")
-    if points_path == "-" and "-" in (expression, path):
+    if points_file == "-" and "-" in (expression, path):
         raise click.UsageError("the program and --points cannot both come from standard input")
     graph = parse(_read_program(expression, path), cse=cse)
     output_format = output_format or ("jsonl" if as_json else "csv")
-    return run_points(graph, _merge_points(points), points_path, output_format, _names(wrt),
+    return run_points(graph, _merge_points(at), points_file, output_format, _names(wrt),
                       warn=lambda message: _warn([message]), say=_write_stderr, quiet=quiet)
 
 

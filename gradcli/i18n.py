@@ -228,7 +228,44 @@ GRAPH = {  # gradcli graph (render/graph.py)
         "--json はグラフを 1 つの JSON オブジェクトとして出力する。--format {format} とは併用できない",
 }
 
-BATCH = {  # grad --points
+BATCH = {  # grad --points (gradcli/batch/, render/progress.py); the output's column names are data: not here
+    # ----- the summary on stderr and the progress bar -----
+    "{failed} of {rows} points in {source} have no result ({kinds})":
+        "{source} の {rows} 点のうち {failed} 点は結果なし（{kinds}）",
+    "{count} with unusable input": "使えない入力 {count} 点",
+    "{count} with a math error": "計算エラー {count} 点",
+    ", ": "、",
+    "… and {count} more (see the error column)": "… ほか {count} 点（error 列を参照）",
+    "{noted} of {rows} points in {source} have notes (see the notes column)":
+        "{source} の {rows} 点のうち {noted} 点に注記あり（notes 列を参照）",
+    "line {line} and {count} more": "{line} 行目ほか {count} 点",
+    "… and {count} other notes (see the notes column)": "… ほか {count} 種類の注記（notes 列を参照）",
+    "{task.fields[rows]:,} rows": "{task.fields[rows]:,} 行",
+    "standard input": "標準入力",
+    # ----- warnings and errors about the points file -----
+    "column {column} is ignored: --at gives {name} for every row":
+        "列 {column} は無視する: --at が全行の {name} を与えている",
+    "column {column} is not a variable of the program; it is ignored": "列 {column} はプログラムの変数ではないので無視する",
+    "key {key} is ignored: it is not a variable of the program, or --at gives it":
+        "キー {key} は無視する: プログラムの変数ではないか、--at が与えている",
+    "{source} is empty: expected a header row naming the variables": "{source} が空: 変数名を並べた見出し行が必要",
+    "{source}, line {line}: {problem}": "{source} の {line} 行目: {problem}",
+    "the header of {source} names {names} more than once": "{source} の見出し行に {names} が 2 回以上ある",
+    "{source} has no column for {names} (its columns: {columns}); add the column or fix the value with --at "
+    "{name}=VALUE":
+        "{source} に {names} の列がない（列: {columns}）。列を加えるか、--at {name}=値 で全行の値を与える",
+    "the output would have two columns named {names}: rename that variable":
+        "出力に {names} という列が 2 つできてしまう: その変数の名前を変える",
+    "cannot read {path}: {reason}": "{path} を読めない: {reason}",
+    # ----- a row's problem, as the summary shows it (the error column keeps the English) -----
+    "the row has {count} field; the header has {width}": "この行のフィールドは {count} 個、見出し行は {width} 個",
+    "the row has {count} fields; the header has {width}": "この行のフィールドは {count} 個、見出し行は {width} 個",
+    "not valid CSV ({reason})": "CSV として読めない（{reason}）",
+    "a carriage return inside an unquoted field": "引用符で囲まれていないフィールドの中に復帰文字（CR）がある",
+    "not valid JSON ({reason})": "JSON として読めない（{reason}）",
+    "nested too deeply": "入れ子が深すぎる",
+    'a line must be a JSON object such as {"x": 1.5}': '各行は {"x": 1.5} のような JSON オブジェクトでなければならない',
+    "the keys {first} and {second} both name {name}": "キー {first} と {second} がどちらも {name} を指す",
 }
 
 PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text

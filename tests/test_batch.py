@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import struct
@@ -19,6 +20,7 @@ import pytest
 
 import gradcli
 from gradcli import batch, scalar
+from gradcli.batch.run import run_points
 from gradcli.errors import BindingError, ExitStatus, MathError
 from gradcli.parse import parse
 
@@ -177,7 +179,7 @@ def test_formats_both_ways_give_single_point_numbers(cli, reading, writing):
     assert run.code == 0, run.stderr
     rows = (read_csv if writing == "csv" else read_jsonl)(run.stdout)
     assert len(rows) == len(FORMAT_ROWS)
-    assert list(rows[0]) == ["x", "y", "z", "f", "df/dx", "df/dy", "df/dz", "error"]
+    assert list(rows[0]) == ["x", "y", "z", "f", "df/dx", "df/dy", "df/dz", "error", "notes"]
     for given, row in zip(FORMAT_ROWS, rows):
         expected = gradcli.grad(KINKS, dict(zip(names, given)))
         assert [float(row[name]) for name in names] == given
@@ -209,6 +211,167 @@ def test_infinite_partials_are_spelled_like_json_output(cli):
     first, second = read_jsonl(run.stdout)
     assert first["df/dx"] == "inf" and first["f"] == 0.0 and second["df/dx"] == 0.25
     assert gradcli.grad("sqrt(x)", x=0).gradient["x"] == math.inf
+
+
+# ----- notes per row, and the inputs as typed -----
+
+NOTED_PROGRAMS = {  # kinks, infinite and undefined partials; each row is checked against `gradcli grad --at`
+    "sqrt-times-x": ("sqrt(x)*x", ["x"], ()),
+    "kinks": (KINKS, ["x", "y", "z"], ()),
+    "power": ("x^y", ["x", "y"], ()),
+    "atan2": ("atan2(y, x) + abs(x)", ["x", "y"], ()),
+    "wrt-intermediate": ("q = relu(x) * y; f = sqrt(q)", ["x", "y"], ("--wrt", "q")),
+}
+GRID = [-1, 0, 0.5, 1, 2]
+
+
+def warnings_of(run) -> list[str]:
+    prefix = "gradcli: warning: "
+    return [line.removeprefix(prefix) for line in run.stderr.splitlines() if line.startswith(prefix)]
+
+
+@pytest.mark.parametrize("writing", ["csv", "jsonl"])
+@pytest.mark.parametrize("source, names, options", NOTED_PROGRAMS.values(), ids=NOTED_PROGRAMS.keys())
+def test_each_rows_notes_are_what_grad_warns_at_that_point(cli, source, names, options, writing):
+    """The witness is the single-point command itself, run once per row."""
+    points = [list(point) for point in itertools.product(GRID, repeat=len(names))]
+    run = cli_points(cli, source, csv_text(names, points), "--format", writing, *options)
+    rows = (read_csv if writing == "csv" else read_jsonl)(run.stdout)
+    noted = 0
+    for point, row in zip(points, rows):
+        single = cli("grad", source, "--at", ",".join(f"{n}={v}" for n, v in zip(names, point)), *options)
+        if single.code == ExitStatus.MATH_ERROR:
+            assert row["error"].startswith("math error"), point
+            continue
+        assert single.code == 0, single.stderr
+        notes = row["notes"] if writing == "jsonl" else [n for n in row["notes"].split(" | ") if n]
+        assert notes == warnings_of(single), point
+        noted += bool(notes)
+    assert noted, "the grid reaches a kink or an undefined partial"
+    assert f"{noted} of {len(points)} points in standard input have notes" in run.stderr
+
+
+def test_the_issue_example_notes_the_kink_and_counts_it(cli):
+    run = cli_points(cli, "sqrt(x)*x", "x\n0\n")
+    assert run.code == 0
+    assert run.stdout.splitlines() == [
+        "x,f,df/dx,error,notes",
+        "0,0.0,nan,,t1 = sqrt(x): sqrt is not differentiable here; "
+        "convention: sqrt'(0) = +inf (the one-sided derivative)",
+    ]
+    assert "1 of 1 points in standard input have notes (see the notes column)" in run.stderr
+    assert "line 2: t1 = sqrt(x): sqrt is not differentiable" in run.stderr
+
+
+def test_a_note_met_on_many_rows_is_summarised_once_with_its_count(cli):
+    run = cli_points(cli, "relu(x)", "x\n1\n0\n0\n2\n0\n")
+    assert "3 of 5 points in standard input have notes" in run.stderr
+    assert "line 3 and 2 more: f = relu(x): relu is not differentiable" in run.stderr
+
+
+def test_rows_that_may_have_a_note_alone_take_the_single_point_path(monkeypatch):
+    """The common case pays nothing for notes: without a kink op and with finite partials, no row is
+    run again one by one; with relu, only the rows where its input is 0."""
+    from gradcli.batch import chunk
+
+    asked = []
+    real = chunk.differentiate
+    monkeypatch.setattr(chunk, "differentiate", lambda graph, point, **options: asked.append(point) or
+                        real(graph, point, **options))
+    columns = sample(NEURON_NAMES, 5000, seed=5)
+    assert batch.gradients(NEURON, columns).notes == {} and asked == []
+    result = batch.gradients("relu(x) * y", x=[1.0, 0.0, -2.0, 0.0], y=[3.0, 3.0, 0.0, 0.0])
+    assert asked and all(point["x"] == 0 for point in asked) and sorted(result.notes) == [1, 3]
+
+
+def test_every_kink_of_the_op_table_is_at_a_zero_or_a_tie():
+    """What the batch relies on to find the rows where a kink may hold (gradcli/batch/chunk.py)."""
+    from gradcli.ops import OPERATIONS
+
+    values = [-2.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 3.0]
+    kinked = [op for op in OPERATIONS if op.kink is not None]
+    assert kinked
+    for op in kinked:
+        for arity in ([op.arity] if op.arity else [2, 3]):
+            for point in itertools.product(values, repeat=arity):
+                if op.kink.at(*point):
+                    assert 0 in point or len(set(point)) < len(point), (op.name, point)
+
+
+def test_csv_inputs_are_echoed_byte_for_byte(cli):
+    lines = ["x,y", "1,2.50", "-0,1e3", "  3 ,+4", ".5,7.", "1E-2,0.10", "abc,1", "inf,2", "5"]
+    run = cli_points(cli, "x*y", "\n".join(lines) + "\n")
+    output = run.stdout.splitlines()
+    assert output[0] == "x,y,f,df/dx,df/dy,error,notes"
+    for given, written in zip(lines[1:], output[1:]):
+        assert written.startswith(given + ","), (given, written)
+    assert float(read_csv(run.stdout)[3]["f"]) == 3.5
+
+
+def test_json_inputs_are_echoed_byte_for_byte_and_stay_json(cli):
+    lines = ['{"x": 1, "y": 2.50}', '{"x": -0, "y": 1E+3}', '{"x": true, "y": 1}', '{"x": "1", "y": 0.10}']
+    run = cli_points(cli, "x*y", "\n".join(lines) + "\n", "--format", "jsonl")
+    for given, written in zip(lines, run.stdout.splitlines()):
+        assert written.startswith(given[:-1] + ", "), (given, written)
+    rows = read_jsonl(run.stdout)  # every line is JSON
+    assert rows[2]["x"] is True and rows[3]["x"] == "1"
+    assert rows[0]["f"] == 2.5 and rows[0]["notes"] == []
+    as_csv = cli_points(cli, "x*y", "\n".join(lines) + "\n")
+    assert [line.split(",")[:2] for line in as_csv.stdout.splitlines()[1:]] == [
+        ["1", "2.50"], ["-0", "1E+3"], ["true", "1"], ['"""1"""', "0.10"]]
+
+
+def test_csv_cells_in_json_lines_output_are_json(cli):
+    """A CSV cell that is not a JSON number (`+4`, `.5`, `7.`) is written as the number it reads as."""
+    run = cli_points(cli, "x*y", "x,y\n+4,.5\n7.,1e3\nabc,1\n", "--format", "jsonl")
+    rows = read_jsonl(run.stdout)
+    assert [(row["x"], row["y"]) for row in rows] == [(4.0, 0.5), (7.0, 1000.0), ("abc", 1)]
+    assert run.stdout.splitlines()[1].startswith('{"x": 7.0, "y": 1e3, ')
+
+
+@pytest.mark.parametrize("given, message", [
+    ("true", "the value of x must be a number, not true"),
+    ("false", "the value of x must be a number, not false"),
+    ("null", "no value for x"),
+    ('"2"', 'the value of x must be a number, not "2"'),
+    ("[1, 2.50]", "the value of x must be a number, not [1, 2.5]"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON (nested too deeply)"),
+    ("1e400", "the value of x is too large for a double"),
+    ("1" * 400, "the value of x is too large for a double"),
+    ("NaN", "the value of x must be finite, not nan"),
+])
+def test_a_json_value_that_is_not_a_finite_number_is_an_error_row(cli, given, message):
+    run = cli_points(cli, "x*y", f'{{"x": {given}, "y": 2}}\n{{"x": 1, "y": 2}}\n', "--format", "jsonl")
+    assert run.code == ExitStatus.BAD_INPUT
+    first, second = read_jsonl(run.stdout)
+    assert first["error"] == message and first["f"] is None
+    echoed = {"NaN": '"nan"', "[1, 2.50]": "[1, 2.5]"}.get(given, given)
+    if not given.startswith("[["):
+        assert run.stdout.startswith(f'{{"x": {echoed}, "y": 2, ')
+    assert second["f"] == 2.0
+
+
+def test_the_summary_speaks_japanese_and_the_columns_stay(cli):
+    text = "x,y\n0,1\nabc,2\n0,3\n"
+    english = cli_points(cli, "relu(x)*y", text)
+    for japanese in (cli_points(cli, "relu(x)*y", text, "--lang", "ja"),
+                     cli("grad", "relu(x)*y", "--points", "-", input=text, env={"GRADCLI_LANG": "ja"})):
+        assert japanese.code == english.code == ExitStatus.BAD_INPUT
+        assert japanese.stdout == english.stdout  # data: column names and cells as in English
+        assert "gradcli: エラー: 標準入力 の 3 点のうち 1 点は結果なし（使えない入力 1 点）" in japanese.stderr
+        assert "3 行目: x の値は数でなければならない（'abc' ではなく）" in japanese.stderr
+        assert "gradcli: 警告: 標準入力 の 3 点のうち 2 点に注記あり（notes 列を参照）" in japanese.stderr
+        assert "2 行目ほか 1 点: t1 = relu(x): relu はこの点で微分できない" in japanese.stderr
+        assert "points" not in japanese.stderr and "line" not in japanese.stderr
+
+
+def test_batch_warnings_speak_japanese(cli):
+    run = cli_points(cli, "x*y", "x,y,id\n1,2,a\n", "--at", "y=3", "--lang", "ja")
+    assert "gradcli: 警告: 列 'y' は無視する: --at が全行の y を与えている" in run.stderr
+    assert "gradcli: 警告: 列 'id' はプログラムの変数ではないので無視する" in run.stderr
+    run = cli_points(cli, "x*y", "x\n1\n", "--lang", "ja")
+    assert run.code == ExitStatus.BAD_INPUT
+    assert "標準入力 に y の列がない（列: x）。列を加えるか、--at y=値 で全行の値を与える" in run.stderr
 
 
 # ----- errors per row -----
@@ -321,7 +484,7 @@ def test_a_json_line_that_names_a_variable_twice_is_an_error_row(cli):
 def test_a_program_that_is_a_variable_gets_a_value_column_of_its_own(cli):
     run = cli_points(cli, "x", "x\n1.5\n")
     assert run.code == ExitStatus.OK
-    assert read_csv(run.stdout) == [{"x": "1.5", "f": "1.5", "df/dx": "1.0", "error": ""}]
+    assert read_csv(run.stdout) == [{"x": "1.5", "f": "1.5", "df/dx": "1.0", "error": "", "notes": ""}]
 
 
 def test_malformed_json_lines_error_alone_and_exit_2(cli):
@@ -372,7 +535,7 @@ def test_unknown_columns_are_ignored_with_a_warning(cli, text, warning):
 def test_empty_input_is_refused_and_a_header_alone_gives_no_rows(cli):
     assert cli_points(cli, "x", "").code == ExitStatus.BAD_INPUT
     run = cli_points(cli, "x*2", "x\n")
-    assert run.code == 0 and run.stdout == "x,f,df/dx,error\n"
+    assert run.code == 0 and run.stdout == "x,f,df/dx,error,notes\n"
 
 
 def test_at_fixes_a_variable_for_every_row(cli):
@@ -420,7 +583,7 @@ def test_wrt_selects_partials_including_named_intermediates(cli):
     run = cli_points(cli, "q = x + y; f = q * z", "x,y,z\n-2,5,-4\n", "--wrt", "q,z")
     assert run.code == 0
     row = read_csv(run.stdout)[0]
-    assert list(row) == ["x", "y", "z", "f", "df/dq", "df/dz", "error"]
+    assert list(row) == ["x", "y", "z", "f", "df/dq", "df/dz", "error", "notes"]
     assert (float(row["df/dq"]), float(row["df/dz"])) == (-4.0, 3.0)  # CS231n: ∂f/∂q = z, ∂f/∂z = q
 
 
@@ -447,15 +610,19 @@ def test_many_rows_in_several_chunks_equal_one_chunk():
                 assert [bits(v) for v in pieces.gradient[name]] == [bits(v) for v in whole.gradient[name]]
     assert whole.errors[3] == "the value of x must be finite, not nan"
     assert any(message.startswith("math error") for message in whole.errors.values())
+    whole = batch.differentiate_many(parse(KINKS), columns, chunk_rows=10**6)
+    assert len(whole.notes) > 100
+    for size in (1, 7, 128):
+        assert batch.differentiate_many(parse(KINKS), columns, chunk_rows=size).notes == whole.notes
 
 
-def run_points(text: str, source: str = "x*y", **options):
-    """gradcli.batch.run_points on `text` (as a points file), capturing stdout, stderr and warnings."""
+def run_text(text: str, source: str = "x*y", **options):
+    """gradcli.batch.run.run_points on `text` (as a points file), capturing stdout, stderr and warnings."""
     stdout, stderr, said = io.StringIO(), io.StringIO(), []
     stdin = io.TextIOWrapper(io.BytesIO(text.encode()))
     saved, sys.stdin = sys.stdin, stdin
     try:
-        status = batch.run_points(parse(source), {}, "-", options.pop("output_format", "csv"), None,
+        status = run_points(parse(source), {}, "-", options.pop("output_format", "csv"), None,
                                   warn=said.append, say=said.append, stdout=stdout, stderr=stderr, **options)
     finally:
         sys.stdin = saved
@@ -466,7 +633,7 @@ def run_points(text: str, source: str = "x*y", **options):
 def test_cli_chunks_give_the_same_output_as_one_chunk(reading):
     rows = [[k / 7 - 40, (k % 13) - 6] for k in range(600)] + [["oops", 1], [1, 2]]
     text = (csv_text if reading == "csv" else jsonl_text)(["x", "y"], rows)
-    outputs = {size: run_points(text, "log(x) * y", chunk_rows=size)[:2] for size in (1, 5, 64, 10**6)}
+    outputs = {size: run_text(text, "log(x) * y", chunk_rows=size)[:2] for size in (1, 5, 64, 10**6)}
     assert len(set(outputs.values())) == 1
     status, stdout = outputs[1]
     assert status == ExitStatus.BAD_INPUT and stdout.count("\n") == 603
@@ -492,7 +659,7 @@ def test_memory_stays_flat_as_rows_grow(reading):
         saved, sys.stdin = sys.stdin, stdin
         tracemalloc.start()
         try:
-            batch.run_points(parse("log(x) * y"), {}, "-", "csv", None, warn=print, say=lambda message: None,
+            run_points(parse("log(x) * y"), {}, "-", "csv", None, warn=print, say=lambda message: None,
                              stdout=Discard(), stderr=io.StringIO(), chunk_rows=500)
             peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
@@ -505,23 +672,23 @@ def test_memory_stays_flat_as_rows_grow(reading):
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal():
-    status, _, stderr, _ = run_points("x,y\n1,2\n", terminal=False, progress_after=0)
+    status, _, stderr, _ = run_text("x,y\n1,2\n", terminal=False, progress_after=0)
     assert status == 0 and stderr == ""
 
 
 def test_no_progress_bar_with_quiet_even_on_a_terminal():
-    status, _, stderr, _ = run_points("x,y\n1,2\n", terminal=True, quiet=True, progress_after=0)
+    status, _, stderr, _ = run_text("x,y\n1,2\n", terminal=True, quiet=True, progress_after=0)
     assert status == 0 and stderr == ""
 
 
 def test_no_progress_bar_for_a_short_run_on_a_terminal():
-    _, _, stderr, _ = run_points("x,y\n1,2\n", terminal=True)
+    _, _, stderr, _ = run_text("x,y\n1,2\n", terminal=True)
     assert stderr == ""
 
 
 def test_progress_bar_shows_rows_done_on_a_terminal():
     text = "x,y\n" + "1,2\n" * 2500
-    status, stdout, stderr, _ = run_points(text, terminal=True, progress_after=0, chunk_rows=1000)
+    status, stdout, stderr, _ = run_text(text, terminal=True, progress_after=0, chunk_rows=1000)
     assert status == 0 and stdout.count("\n") == 2501
     assert "2,500 rows" in stderr and "━" in stderr
     assert "━" not in stdout

@@ -1,0 +1,92 @@
+"""`grad EXPR --points FILE`: read the points file chunk by chunk, compute, write, summarise."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from typing import Callable, Mapping
+
+from ..errors import BindingError, ExitStatus, standard_input
+from ..graph import Graph
+from ..render.progress import PROGRESS_AFTER_SECONDS, Progress, Summary
+from .chunk import Plan, differentiate_chunk, make_plan, rows_per_chunk
+from .pointfile import CsvWriter, JsonLinesWriter, Lines, open_points, output_columns, result_rows
+
+
+def run_points(graph: Graph, at: Mapping[str, float], points_file: str, output_format: str = "csv",
+               wrt: list[str] | None = None, *, warn: Callable[[str], None], say: Callable[[str], None],
+               quiet: bool = False, terminal: bool | None = None, stdout=None, stderr=None,
+               progress_after: float = PROGRESS_AFTER_SECONDS, chunk_rows: int | None = None) -> ExitStatus:
+    """One output row per point of `points_file` ('-': standard input), `at` fixing variables for
+    every row; errors and notes per row, a summary through `say`.
+
+    Exit status: 0, or 2 if some row's input is unusable, else 3 if some row has a math error
+    (notes do not change it). `terminal` overrides whether stderr counts as a terminal (for the progress bar).
+    """
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    source_name = "standard input" if points_file == "-" else points_file
+    stream, total_bytes = _open(points_file)
+    try:
+        lines = Lines(stream)
+        points = open_points(lines, source_name)
+        plan = _plan_for(graph, at, points.names, wrt, source_name, warn)
+        writer = (CsvWriter if output_format == "csv" else JsonLinesWriter)(stdout, output_columns(plan))
+        if terminal is None:
+            terminal = stderr.isatty()
+        progress = Progress(terminal and not quiet, total_bytes, stderr, progress_after)
+        summary = Summary(source_name)
+        try:
+            for inputs in points.chunks(plan.columns, chunk_rows or rows_per_chunk(graph), warn):
+                result = differentiate_chunk(plan, inputs.columns, inputs.rows)
+                output, input_errors, math_errors = result_rows(plan, inputs, result)
+                writer.write(output)
+                summary.add(inputs.lines, input_errors, math_errors, result.notes)
+                progress.update(summary.rows, lines.bytes)
+        finally:
+            progress.close()
+    finally:
+        if points_file != "-":
+            stream.close()
+    if summary.failed or summary.noted_rows:
+        say(summary.text())
+    if summary.input_failures:
+        return ExitStatus.BAD_INPUT
+    return ExitStatus.MATH_ERROR if summary.math_failures else ExitStatus.OK
+
+
+def _open(points_file: str):
+    if points_file == "-":
+        return standard_input(), None
+    try:
+        stream = open(points_file, "rb")  # noqa: SIM115 - closed by run_points
+    except OSError as error:
+        raise BindingError(f"cannot read {points_file}: {error.strerror}") from None
+    status = os.fstat(stream.fileno())
+    return stream, status.st_size if stat.S_ISREG(status.st_mode) and status.st_size else None
+
+
+def _plan_for(graph: Graph, at: Mapping[str, float], names: list[str] | None, wrt: list[str] | None,
+              source_name: str, warn: Callable[[str], None]) -> Plan:
+    """The plan of a run; a header (CSV) must give every variable that --at does not."""
+    variables = graph.variables
+    if names is None:  # JSON Lines: each line must give the variables; a missing one is that row's error
+        columns = [name for name in variables if name not in at]
+    else:
+        missing = [name for name in variables if name not in at and name not in names]
+        if missing:
+            raise BindingError(
+                f"{source_name} has no column for {', '.join(missing)} (its columns: {', '.join(names) or 'none'}); "
+                f"add the column or fix the value with --at {missing[0]}=VALUE"
+            )
+        for name in names:
+            if name in at and name in variables:
+                warn(f"column {name!r} is ignored: --at gives {name} for every row")
+            elif name not in variables:
+                warn(f"column {name!r} is not a variable of the program; it is ignored")
+        columns = [name for name in names if name in variables]
+    plan, warnings = make_plan(graph, at, columns, wrt)
+    for text in warnings:
+        warn(text)
+    return plan
