@@ -614,15 +614,10 @@ def _console():
 
 
 def _print_whole(renderable) -> None:
-    """Print a table at its natural width even on a narrow terminal (or a pipe's 80 columns).
-
-    Rich would fit it to the width by cutting numbers to `-0…`; a long line wrapped by the
-    terminal keeps every digit.
-    """
-    console = _console()
-    natural = console.measure(renderable, options=console.options.update_width(1_000_000)).maximum
-    console.width = max(console.width, natural)
-    console.print(renderable)
+    """Print one of gradcli's tables, which fit themselves to the width (COLUMNS, a pipe's 80): they
+    wrap and stack rather than cut a number to `-0…`; nothing is cropped, and a line of text (the
+    value line) is not folded, however narrow the terminal."""
+    _console().print(renderable, crop=False, soft_wrap=True)
 
 
 def _takes_a_program(ctx) -> bool:

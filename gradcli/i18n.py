@@ -76,8 +76,8 @@ TRACE = {
     "relu gate: passes the gradient where its input is positive, blocks it elsewhere":
         "ReLU ノード: 入力が正なら勾配をそのまま流し、それ以外では止める",
     # ----- the op table's kink conventions (ops.Kink.convention) -----
-    "tie: the gradient is split evenly among the tied inputs (½ each for two)":
-        "同点: 勾配を同点の入力で等分する（2 つなら ½ ずつ）",
+    "the gradient is split evenly among the tied inputs (½ each for two)":
+        "同点の入力で勾配を等分する（2 つなら ½ ずつ）",
     "a^b at a = 0: ∂/∂a = +inf for 0 < b < 1 (one-sided); ∂/∂b = 0 (0^b is 0 for b > 0, but 1 at b = 0)":
         "a = 0 での a^b: 0 < b < 1 なら ∂/∂a = +inf（片側微分）; ∂/∂b = 0（b > 0 では 0^b は 0、b = 0 では 1）",
     "sqrt'(0) = +inf (the one-sided derivative)": "sqrt'(0) = +inf（片側微分）",
@@ -87,11 +87,13 @@ TRACE = {
     "relu'(0) = 0 (as PyTorch and micrograd)": "relu'(0) = 0（PyTorch や micrograd と同じ）",
     "abs'(0) = 0 (as PyTorch)": "abs'(0) = 0（PyTorch と同じ）",
     # ----- the op table's local-partial formulas that contain words (ops.Op.show) -----
-    "b (the other input)": "b（もう一方の入力）",
-    "a (the other input)": "a（もう一方の入力）",
     "1 if a > 0 else 0": "a > 0 なら 1、それ以外は 0",
     "1 if a is the largest else 0": "a が最大なら 1、それ以外は 0",
     "1 if a is the smallest else 0": "a が最小なら 1、それ以外は 0",
+    # ----- a max/min tie's share, and the named constants under the forward pass (trace.py) -----
+    "{share} ({count} inputs equal the largest)": "{share}（{count} つの入力が最大値に等しい）",
+    "{share} ({count} inputs equal the smallest)": "{share}（{count} つの入力が最小値に等しい）",
+    "constants: {constants}": "定数: {constants}",
 }
 
 CHECK = {  # gradcli check, grad --check, --expect (check.py, render/check.py)
@@ -271,7 +273,8 @@ BATCH = {  # grad --points (gradcli/batch/, render/progress.py); the output's co
 PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
 }
 
-GRADIENT = {  # grad's table, eval, the value line
+GRADIENT = {  # grad's table, eval, the value line (render/text.py; its headings are the trace's)
+    "no variables: the value is a constant, and there is no gradient": "変数がない: 値は定数なので勾配はない",
 }
 
 FRAMES = {  # what surrounds every message on stderr (looked up exactly, never matched as a template)
@@ -292,7 +295,7 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
     "the value of {name} must be finite, not {value}": "{name} の値は有限でなければならない（{value} ではなく）",
     "{name} is computed by the program and cannot be given a value": "{name} はプログラムが計算するので値を与えられない",
     "{name} is not used by the program; its value is ignored": "{name} はプログラムで使われていないので、その値は無視する",
-    "no value for {names}": "{names} の値がない（--at で与える）",
+    "no value for {names}": "{names} の値がない",
     "--data {name}: the program has no variable {quoted} (its variables: {known})":
         "--data {name}: プログラムに変数 {quoted} はない（変数は: {known}）",
     "--wrt {name}: {name} is data (--data), which has no gradient": "--wrt {name}: {name} はデータ（--data）なので勾配はない",

@@ -241,7 +241,7 @@ OPERATIONS = (
     Op("mul", 2, (Infix(("*",), *MUL_BP),),
        forward=lambda xp, a, b: a * b,
        partials=(lambda xp, out, a, b: b, lambda xp, out, a, b: a),
-       show=("b (the other input)", "a (the other input)"),
+       show=("b", "a"),  # the gate line says why: mul swaps its inputs
        sympy=lambda sp, a, b: a * b,
        gate="mul gate: swaps the inputs, each gets upstream × the other"),
     Op("div", 2, (Infix(("/",), *MUL_BP),),

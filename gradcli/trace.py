@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from .api import Result
 from .engine import Edge, Note
 from .graph import Graph
-from .formatting import json_value
+from .formatting import format_value, json_value
 from .ops import CONSTANT, VARIABLE, Op
 
 
@@ -88,9 +88,56 @@ def local_formula(op: Op, slot: int, operands: list[str], shown: str | None = No
     return _PLACEHOLDER.sub(lambda match: names.get(match.group(0), match.group(0)), shown)
 
 
-def edge_formula(graph: Graph, labels: list[str], consumer: int, slot: int) -> str:
-    """local_formula of one edge of the graph, by the labels traces print."""
-    return local_formula(graph.ops[consumer], slot, [labels[j] for j in graph.inputs[consumer]])
+# At a max/min tie the partial is not the table's "1 if a is the largest else 0" but the share each tied input
+# gets: the formula shown must give the number beside it. Also max(x, x), whose two inputs are one node.
+TIE_SHARE = {"max": "{share} ({count} inputs equal the largest)", "min": "{share} ({count} inputs equal the smallest)"}
+_SUPERSCRIPTS = {2: "²", 3: "³"}
+
+
+def power_rule(base: str, exponent_text: str, exponent: float) -> str:
+    """∂(a^b)/∂a = b·a^(b-1) with the constant b put in, as a student writes it: 2·x, 3·x², 1, 0.5·x^-0.5."""
+    if exponent in (0, 1):
+        return format_value(exponent)
+    power = exponent - 1
+    if power == 1:
+        term = base
+    elif power in _SUPERSCRIPTS:
+        term = base + _SUPERSCRIPTS[power]
+    else:
+        term = f"{base}^{format_value(power)}"
+    return f"{exponent_text}·{term}"
+
+
+def _number(graph: Graph, labels: list[str], node: int) -> tuple[str, float] | None:
+    """A node's text and value when it is a number as typed: a constant, or minus one (the -1 of x^-1)."""
+    if node in graph.constants:
+        return labels[node], graph.constants[node][0]
+    op = graph.ops[node]
+    if op is not None and op.name == "neg" and graph.inputs[node][0] in graph.constants:
+        value, text = graph.constants[graph.inputs[node][0]]
+        return "-" + text, -value
+    return None
+
+
+def edge_formula(graph: Graph, labels: list[str], consumer: int, slot: int, values: list[float] | None = None,
+                 translate: Callable[[str], str] | None = None) -> str:
+    """The local partial of one edge as it holds here, by the labels traces print: a constant exponent put
+    in (`2·x`, not `b·a^(b-1)`), and, given the values, a max/min tie's share (`½ (2 inputs equal the largest)`).
+
+    `translate` gives the op table's words in the chosen language.
+    """
+    op = graph.ops[consumer]
+    inputs = graph.inputs[consumer]
+    translate = translate or (lambda text: text)
+    exponent = _number(graph, labels, inputs[1]) if op.name == "pow" and slot == 0 else None
+    if exponent is not None:
+        return power_rule(labels[inputs[0]], *exponent)
+    if op.name in TIE_SHARE and values is not None and values[inputs[slot]] == values[consumer]:
+        count = sum(values[j] == values[consumer] for j in inputs)
+        if count > 1:
+            share = "½" if count == 2 else f"1/{count}"
+            return translate(TIE_SHARE[op.name]).format(share=share, count=count)
+    return local_formula(op, slot, [labels[j] for j in inputs], translate(op.shown(slot)))
 
 
 _STATEMENT_PIECES = re.compile(r"#[^\n]*|[();\n]|[^#();\n]+")

@@ -192,7 +192,8 @@ def test_seed_example_numbers_on_a_fixed_width_console(example):
     screen = parse_screen(text)
     document = trace_json(example["expression"], example["at"])
     values = independent_values(document["trace"]["forward"], example["at"])
-    assert set(screen["forward"]) == set(values)
+    # a constant is no step of the forward pass: its number shows in the operations that use it
+    assert set(screen["forward"]) == {row["node"] for row in document["trace"]["forward"] if row["op"] != "const"}
     for name, shown in screen["forward"].items():
         assert agree(shown, values[name]), name
     rows = [row for row in document["trace"]["backward"] if row["edges"]]
@@ -419,9 +420,9 @@ def test_trace_errors_keep_their_exit_codes():
 def test_the_kink_is_flagged_on_its_row_with_the_convention():
     text = console_text("relu(x) + max(x, y)", {"x": 0, "y": 0})
     assert "⚠ relu is not differentiable here; convention: relu'(0) = 0" in text.replace("\n    ", " ")
-    assert "tie: the gradient is split evenly among the tied inputs" in text.replace("\n    ", " ")
+    assert "convention: the gradient is split evenly among the tied inputs" in text.replace("\n    ", " ")
     assert re.search(r"→ x Σ\s+∂t\d/∂x = 1 if x > 0 else 0 = 0\s+1 × 0 = 0 ⚠", text)
-    assert re.search(r"→ y\s+∂t\d/∂y = 1 if y is the largest else 0 = 0.5\s+1 × 0.5 = 0.5 ⚠", text)
+    assert re.search(r"→ y\s+∂t\d/∂y = ½ \(2 inputs equal the largest\) = 0.5\s+1 × 0.5 = 0.5 ⚠", text)
 
 
 def test_gates_are_named():
@@ -461,8 +462,8 @@ def test_the_heading_of_a_program_file_leaves_its_comment_lines_out():
 
 
 @pytest.mark.parametrize("source, at, edge, formula", [
-    ("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4}, ("f", "q"), "z (the other input)"),
-    ("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4}, ("f", "z"), "q (the other input)"),
+    ("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4}, ("f", "q"), "z"),
+    ("q = x + y; f = q * z", {"x": -2, "y": 5, "z": -4}, ("f", "z"), "q"),
     ("f = max(x, y, z)*2", {"x": 1, "y": 2, "z": 0}, ("t1", "y"), "1 if y is the largest else 0"),
     ("f = w / v", {"w": 3, "v": 2}, ("f", "v"), "-w/v²"),
     ("f = x ^ p", {"x": 3, "p": 2}, ("f", "p"), "x^p·ln x"),
@@ -475,7 +476,7 @@ def test_local_formulas_name_the_inputs_not_the_op_tables_placeholders(source, a
     assert f"∂{consumer}/∂{name} = {formula} = " in text
     wrong = "--expect-node" if name not in at else "--expect"
     run = run_cli("check", source, "--at", at_option(at), wrong, f"{name}=12345")
-    assert f"local ∂{consumer}/∂{name} = {formula} = " in run.stdout
+    assert f"local ∂{consumer}/∂{name} = {formula} = " in " ".join(run.stdout.split())  # check may wrap it
     document = run_cli("check", source, "--at", at_option(at), wrong, f"{name}=12345", "--json").json()
     [step] = [s for s in document["check"]["first_wrong"]["steps"] if s["via"] == consumer]
     assert step["local_formula"] == formula
@@ -574,3 +575,177 @@ def test_plain_grad_json_imports_neither_rich_nor_the_trace():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert json.loads(done.stdout.strip().splitlines()[0])["gradient"] == {"x": -4.0, "y": -4.0, "z": 3.0}
+
+
+# ----- narrow terminals, pipes, an ASCII stream (issue 11) -----
+
+WIDTHS = (40, 60, 80, 120)
+APPLE = ("--file", str(REPO / "examples" / "apple.grad"), "--at", "apple=100,n=2,tax=1.1")
+SOFTMAX = ("--file", str(REPO / "examples" / "softmax-xent.grad"), "--at", "z1=1,z2=2,z3=0.5,y1=0,y2=1,y3=0")
+COMMANDS = {  # what a user types, and the digits its numbers are shown with
+    "trace-apple": (("trace", *APPLE), 6),
+    "trace-softmax": (("trace", *SOFTMAX), 6),
+    "trace-softmax-ja": (("trace", *SOFTMAX, "--lang", "ja"), 6),
+    "grad-trace-softmax": (("grad", "--trace", *SOFTMAX), 6),
+    "grad-softmax": (("grad", *SOFTMAX), 12),
+    "grad-softmax-ja": (("grad", *SOFTMAX, "--lang", "ja"), 12),
+    "eval-softmax": (("eval", *SOFTMAX), 12),
+    "grad-long-name": (("grad", "learning_rate*exp(x)/3 + sin(x)", "--at", "learning_rate=0.1234567,x=-1.234567"), 12),
+}
+
+
+def piped(*args: str, width: int, env: dict | None = None):
+    """The command as a pipe sees it at COLUMNS=width (no colour, no language from the caller's environment)."""
+    return run_process(*args, env={"COLUMNS": str(width), "NO_COLOR": "1", "GRADCLI_LANG": "", **(env or {})})
+
+
+def shown(value: float, digits: int) -> str:
+    text = "nan" if value != value else f"{value:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def numbers_of(args: tuple[str, ...], digits: int) -> set[str]:
+    """Every number the command prints, from the JSON of the same command (as text at those digits)."""
+    command = [word for word in args if word not in ("--lang", "ja")]
+    if command[0] == "eval":
+        return {shown(run_cli(*command, "--json").json()["value"], digits)}
+    document = run_cli("grad", *command[1:] if command[0] == "grad" else command[1:], "--json",
+                       *(("--trace",) if "--trace" in command or command[0] == "trace" else ())).json()
+    numbers = {shown(document["value"], digits)} | {shown(v, digits) for v in document["gradient"].values()}
+    trace = document.get("trace")
+    if trace:
+        numbers |= {shown(row["value"], digits) for row in trace["forward"] if row["op"] != "const"}
+        for row in trace["backward"]:
+            numbers.add(shown(row["grad"], digits))
+            numbers |= {shown(edge[key], digits) for edge in row["edges"] for key in ("local", "contribution")}
+        numbers |= {shown(branch["total"], digits) for branch in trace["branches"]}
+    return numbers
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_line_fits_the_width_and_every_number_is_whole(name, width):
+    from rich.cells import cell_len
+
+    args, digits = COMMANDS[name]
+    run = piped(*args, width=width)
+    assert run.code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert max(cell_len(line) for line in lines) <= width, "\n".join(line for line in lines if cell_len(line) > width)
+    assert not re.search(r"[\d.]…|-…", run.stdout)  # no number cut short (`-0…`)
+    for number in numbers_of(args, digits):
+        assert re.search(rf"(?<![\w.]){re.escape(number)}(?![\w.])", run.stdout), number
+
+
+def test_at_40_columns_each_forward_row_keeps_its_value_beside_its_step():
+    run = piped("trace", *APPLE, width=40)
+    forward = run.stdout.split("Forward pass\n")[1].split("\n\n")[0].splitlines()[1:]
+    assert forward[0].split()[0] == "step" and forward[0].split()[-1] == "value"
+    values = {"apple": "100", "n": "2", "apple_price": "200", "tax": "1.1", "total": "220"}
+    rows = [line.split() for line in forward if re.match(r"^\s+\d+\s", line)]
+    assert [(row[1], row[-1]) for row in rows] == list(values.items())
+
+
+def test_piped_at_80_columns_the_apple_contributions_stay_on_their_rows():
+    run = piped("trace", *APPLE, width=80)
+    edges = [line for line in run.stdout.splitlines() if "→ " in line]
+    assert len(edges) == 4 and all(" × " in line for line in edges), edges
+    assert "∂total/∂apple_price = tax = 1.1  1 × 1.1 = 1.1" in run.stdout
+
+
+def test_a_long_title_is_shortened_with_an_ellipsis_not_broken():
+    for width in WIDTHS:
+        lines = piped("trace", *SOFTMAX, width=width).stdout.splitlines()
+        assert lines[0].startswith("Backprop trace of s = exp(z1) + exp(z2)") and lines[0].endswith("…")
+        point = lines[1:lines.index("")]  # broken between variables where it must be, never inside one
+        assert " ".join(line.strip() for line in point) == "at z1 = 1, z2 = 2, z3 = 0.5, y1 = 0, y2 = 1, y3 = 0"
+        assert len(point) == (2 if width == 40 else 1)
+
+
+def test_the_gradient_table_stays_aligned_on_an_ascii_stream():
+    run = run_process("grad", "θ*x + x^2", "--at", "θ=2,x=3", env={"PYTHONIOENCODING": "ascii", "COLUMNS": "80"})
+    assert run.code == 0, run.stderr
+    header, rule, *rows = run.stdout.splitlines()[1:]
+    assert header.split() == ["variable", "value", "df/dvariable"] and rule == "-" * len(header)
+    assert [row.split() for row in rows] == [["\\u03b8", "2", "3"], ["x", "3", "8"]]  # θ as the stream escapes it
+    assert {len(line) for line in [header, *rows]} == {len(header)}  # the numbers end under the heading
+
+
+# ----- constants and the local formulas a student would write (issue 11) -----
+
+
+def test_constants_are_not_steps_and_a_named_one_is_given_once():
+    run = run_cli("trace", "x^2 + 3*x^3 + pi*x + pi", "--at", "x=2")
+    forward = run.stdout.split("Forward pass\n")[1].split("\n\n")[0]
+    steps = [line.split() for line in forward.splitlines() if re.match(r"^\s+\d+\s", line)]
+    assert [int(row[0]) for row in steps] == list(range(1, len(steps) + 1))
+    assert [row[1] for row in steps] == ["x", "t1", "t2", "t3", "t4", "t5", "t6", "f"]  # no step named 2, 3 or pi
+    assert not re.search(r"\bconstant\b", forward) and forward.count("constants: pi = 3.14159") == 1
+    assert "3 * t2" in forward and "pi * x" in forward
+    document = run_cli("trace", "x^2 + 3*x^3 + pi*x + pi", "--at", "x=2", "--json").json()
+    assert [row["node"] for row in document["trace"]["forward"] if row["op"] == "const"] == ["2", "3", "3", "pi", "pi"]
+
+
+def _evaluate(formula: str, x: float) -> float:
+    """A displayed power-rule formula (`3·x²`, `0.5·x^-0.5`) as Python arithmetic, for our own output only."""
+    python = formula.replace("·", "*").replace("²", "**2").replace("³", "**3").replace("^", "**")
+    assert re.fullmatch(r"[-\d.*x ]+", python), python
+    return eval(python, {"__builtins__": {}}, {"x": x})
+
+
+@pytest.mark.parametrize("source, x, formula", [
+    ("x^2", 3, "2·x"), ("x^3", 3, "3·x²"), ("x^5", 2, "5·x^4"), ("x^1", 5, None), ("x^0", 5, None),
+    ("x^0.5", 4, "0.5·x^-0.5"), ("x^-1", 2, "-1·x^-2"), ("x^-0.5", 4, "-0.5·x^-1.5"), ("x**2.5", 4, "2.5·x^1.5"),
+], ids=["square", "cube", "fifth", "first", "zeroth", "sqrt", "reciprocal", "negative-half", "two-and-a-half"])
+def test_a_constant_exponent_is_put_into_the_power_rule(source, x, formula):
+    text = run_cli("trace", source, "--at", f"x={x}").stdout
+    row = re.search(r"∂f/∂x = (.*?)  ", text).group(1)
+    exact = finite_difference(lambda a: INTERPRETER["pow"](a, float(source.split("^")[-1].split("**")[-1])), [x], 0)
+    if formula is None:  # b = 1 or 0: the partial is the number itself
+        assert close(float(row), exact, rel=1e-6, abs_=1e-9) and "^" not in row
+        return
+    shown_formula, _, local = row.rpartition(" = ")
+    assert shown_formula == formula and "b" not in row and "(2-1)" not in row
+    assert close(_evaluate(formula, x), float(local), rel=1e-5) and close(float(local), exact, rel=1e-5)
+
+
+@pytest.mark.parametrize("source, at, rows", [
+    ("max(x, y)", "x=1,y=1", {"x": "½ (2 inputs equal the largest) = 0.5", "y": "½ (2 inputs equal the largest) = 0.5"}),
+    ("min(x, y)", "x=1,y=1", {"x": "½ (2 inputs equal the smallest) = 0.5", "y": "½ (2 inputs equal the smallest) = 0.5"}),
+    ("max(x, y, z)", "x=1,y=1,z=1", {"z": "1/3 (3 inputs equal the largest) = 0.333333"}),
+    ("max(x, y, z)", "x=2,y=2,z=0", {"x": "½ (2 inputs equal the largest) = 0.5", "z": "1 if z is the largest else 0 = 0"}),
+    ("max(x, y)", "x=2,y=1", {"x": "1 if x is the largest else 0 = 1", "y": "1 if y is the largest else 0 = 0"}),
+], ids=["max-tie", "min-tie", "three-way", "two-of-three", "no-tie"])
+def test_a_tie_row_shows_the_share_it_gives(source, at, rows):
+    text = run_cli("trace", source, "--at", at).stdout
+    for name, formula in rows.items():
+        assert re.search(re.escape(f"∂f/∂{name} = {formula}") + r"\s", text), name
+
+
+def test_max_of_a_node_with_itself_gives_each_edge_half_and_says_no_tie():
+    run = run_cli("trace", "max(x, x)", "--at", "x=3")
+    assert run.code == 0
+    assert run.stdout.count("∂f/∂x = ½ (2 inputs equal the largest) = 0.5  1 × 0.5 = 0.5\n") == 2
+    total = finite_difference(lambda a: max(a, a), [3.0], 0)  # max(x, x) is x
+    assert close(total, 1.0)
+    assert "∂f/∂x = 0.5 (via f, input 1) + 0.5 (via f, input 2) = 1" in run.stdout
+    assert "⚠" not in run.stdout and run.stderr == ""
+
+
+# ----- Japanese (issue 11) -----
+
+
+def test_the_gradient_table_speaks_japanese():
+    run = run_cli("grad", "x*y", "--at", "x=2,y=3", "--lang", "ja")
+    assert run.stdout.splitlines()[1].split() == ["入力変数", "値", "∂f/∂変数"]
+    assert not re.search(r"variable|value", run.stdout)
+    assert "変数がない" in run_cli("grad", "2", "--lang", "ja").stdout
+
+
+def test_a_japanese_trace_at_a_tie_notes_it_in_japanese_on_both_streams():
+    run = run_cli("trace", "max(x, y)*z", "--at", "x=1,y=1,z=2", env={"GRADCLI_LANG": "ja"})
+    assert run.code == 0
+    assert "規約: 同点の入力で勾配を等分する" in run.stdout and "規約: 同点:" not in run.stdout
+    assert "∂t1/∂x = ½（2 つの入力が最大値に等しい） = 0.5" in run.stdout
+    assert "警告" in run.stderr and "規約: 同点の入力で" in run.stderr
+    assert not re.search(r"convention|differentiable|warning", run.stdout + run.stderr)
