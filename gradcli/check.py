@@ -212,8 +212,7 @@ def _compare_locals(graph: Graph, values: list, edges: list[Edge], local: list, 
         if theirs is None:
             continue
         op = graph.ops[edge.consumer]
-        if (op.kink is not None and op.kink.concerns((edge.slot,))
-                and op.kink.at(*[values[j] for j in graph.inputs[edge.consumer]])):
+        if op.kink_at([values[j] for j in graph.inputs[edge.consumer]], (edge.slot,)) is not None:
             continue
         report.local_checked += 1
         if not close(edge.local, theirs, tolerances.rtol, tolerances.atol):

@@ -140,7 +140,7 @@ def kink_warnings(result: Result, derivatives: list[Derivative], nodes: dict[str
         ours = result.grads[nodes[d.name]]
         same = d.value is not None and close(d.value, ours, FD_RTOL, FD_ATOL)
         warnings.append((KINK_AGREES if same else KINK_DIFFERS).format(
-            out=out, name=d.name, head=head, ours=format_value(ours), convention=op.kink.convention,
+            out=out, name=d.name, head=head, ours=format_value(ours), convention=kinks[k].convention,
             sympy="no finite real value" if d.value is None else format_value(d.value)))
     return warnings
 

@@ -40,6 +40,7 @@ class Note(NamedTuple):
     node: int
     kind: str  # "kink", "nonfinite" (a partial), or "overflow" (a gradient, from finite partials)
     message: str
+    convention: str | None = None  # a kink's convention, as the op table states it
 
 
 def forward(graph: Graph, leaves: list, xp=scalar) -> list:
@@ -216,12 +217,12 @@ def diagnose(graph: Graph, values: list, grads: list, needs: bytearray, live: by
     # undefined gradient that no one asked for, unless --wrt p asks.
     reported = graph.variables.values() if reported is None else reported
     any_nonfinite = not all(isfinite(grads[node]) for node in reported)
-    if not any_nonfinite and not any(op is not None and op.kink is not None for op in set(ops)):
+    if not any_nonfinite and not any(op is not None and op.kinks for op in set(ops)):
         return []  # nothing to look at: the common case, decided from the distinct ops alone
     found: list[Note] = []
     nonfinite_partials = False  # some partial taken on the way is itself infinite or undefined
     for node, op in enumerate(ops):
-        if op is None or not live[node] or (op.kink is None and not any_nonfinite):
+        if op is None or not live[node] or (not op.kinks and not any_nonfinite):
             continue
         slots = [slot for slot, j in enumerate(inputs[node]) if needs[j]]
         if not slots:  # every input is a constant (`a = relu(0)`): no partial is taken here
@@ -229,9 +230,10 @@ def diagnose(graph: Graph, values: list, grads: list, needs: bytearray, live: by
         arguments = [values[j] for j in inputs[node]]
         finite = not any_nonfinite or all(isfinite(op.local(xp, slot, values[node], arguments)) for slot in slots)
         nonfinite_partials = nonfinite_partials or not finite
-        kink = op.kink
-        if kink is not None and kink.at(*_distinct_arguments(op, inputs[node], values)) and kink.concerns(slots):
-            found.append(Note(node, "kink", KINK_NOTE.format(op=op.symbol, convention=kink.convention)))
+        kink = op.kink_at(_distinct_arguments(op, inputs[node], values), slots) if op.kinks else None
+        if kink is not None:
+            found.append(Note(node, "kink", KINK_NOTE.format(op=op.symbol, convention=kink.convention),
+                              kink.convention))
         elif not finite:
             found.append(Note(node, "nonfinite", NONFINITE_NOTE.format(op=op.symbol)))
     if any_nonfinite and not nonfinite_partials:  # then the products of finite partials overflowed

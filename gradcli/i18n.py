@@ -78,8 +78,8 @@ TRACE = {
     # ----- the op table's kink conventions (ops.Kink.convention) -----
     "the gradient is split evenly among the tied inputs (½ each for two)":
         "同点の入力で勾配を等分する（2 つなら ½ ずつ）",
-    "a^b at a = 0: ∂/∂a = +inf for 0 < b < 1 (one-sided); ∂/∂b = 0 (0^b is 0 for b > 0, but 1 at b = 0)":
-        "a = 0 での a^b: 0 < b < 1 なら ∂/∂a = +inf（片側微分）; ∂/∂b = 0（b > 0 では 0^b は 0、b = 0 では 1）",
+    "a^b at a = 0, 0 < b < 1: ∂/∂a = +inf (one-sided)": "a = 0、0 < b < 1 での a^b: ∂/∂a = +inf（片側微分）",
+    "0^b at b = 0: ∂/∂b = 0 (0^b is 0 for b > 0, but 0^0 = 1)": "b = 0 での 0^b: ∂/∂b = 0（b > 0 では 0^b は 0 だが 0^0 = 1）",
     "sqrt'(0) = +inf (the one-sided derivative)": "sqrt'(0) = +inf（片側微分）",
     "atan2(y, x) jumps by 2π across y = 0 for x < 0: the partials there are those of either side (they agree); "
     "at (0, 0) they are nan":

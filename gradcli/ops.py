@@ -16,8 +16,9 @@ Fields of an `Op` (in the spirit of PyTorch's derivatives.yaml):
             differentiates it independently, it is never fed our partials
   domain    domain(*inputs) -> reason or None, consulted when a value is not finite, so a
             math error can say why ("log of a negative number") instead of just "nan"
-  kink      Kink(at(*inputs) -> bool, convention): where the op is not differentiable and
-            which value the partials give there; the formulas implement it, this names it
+  kinks     Kink(at(*inputs) -> bool, convention, inputs): where the op is not differentiable in
+            the given input slots and which value the partials give there; the formulas
+            implement it, this names it. pow has two: one in its base, one in its exponent
   gate      the gate pattern a trace mentions (CS231n: add distributes, mul swaps, max routes)
 
 Conventions at non-differentiable points (also in the README): relu'(0) = 0, abs'(0) = 0,
@@ -83,7 +84,7 @@ class Op:
     A plain slotted class rather than a dataclass: this module is on every start-up path.
     """
 
-    __slots__ = ("name", "arity", "syntax", "forward", "partials", "show", "sympy", "domain", "kink", "gate")
+    __slots__ = ("name", "arity", "syntax", "forward", "partials", "show", "sympy", "domain", "kinks", "gate")
 
     def __init__(
         self,
@@ -95,12 +96,12 @@ class Op:
         show: tuple[str, ...],
         sympy: Callable,
         domain: Callable[..., str | None] | None = None,
-        kink: Kink | None = None,
+        kinks: tuple[Kink, ...] = (),
         gate: str | None = None,
     ):
         self.name, self.arity, self.syntax = name, arity, syntax
         self.forward, self.partials, self.show, self.sympy = forward, partials, show, sympy
-        self.domain, self.kink, self.gate = domain, kink, gate
+        self.domain, self.kinks, self.gate = domain, kinks, gate
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -122,6 +123,14 @@ class Op:
         if self.arity is None:
             return self.partials[0](xp, i, out, *inputs)
         return self.partials[i](xp, out, *inputs)
+
+    def kink_at(self, arguments, slots=None) -> Kink | None:
+        """The kink these arguments are at, for the partials with respect to `slots` (default:
+        any); None where those partials exist."""
+        for kink in self.kinks:
+            if (slots is None or kink.concerns(slots)) and kink.at(*arguments):
+                return kink
+        return None
 
     def shown(self, i: int) -> str:
         """The formula of ∂out/∂inputs[i], for the trace."""
@@ -262,9 +271,10 @@ OPERATIONS = (
        show=("b·a^(b-1)", "a^b·ln a"),
        sympy=lambda sp, a, b: a**b,
        domain=_pow_domain,
-       kink=Kink(lambda a, b: a == 0 and 0 <= b < 1,
-                 "a^b at a = 0: ∂/∂a = +inf for 0 < b < 1 (one-sided); "
-                 "∂/∂b = 0 (0^b is 0 for b > 0, but 1 at b = 0)")),
+       kinks=(Kink(lambda a, b: a == 0 and 0 < b < 1, "a^b at a = 0, 0 < b < 1: ∂/∂a = +inf (one-sided)",
+                   inputs=(0,)),
+              Kink(lambda a, b: a == 0 and b == 0, "0^b at b = 0: ∂/∂b = 0 (0^b is 0 for b > 0, but 0^0 = 1)",
+                   inputs=(1,)))),
     Op("exp", 1, (Call(("exp",)),),
        forward=lambda xp, a: xp.exp(a),
        partials=(lambda xp, out, a: out,),
@@ -302,7 +312,7 @@ OPERATIONS = (
        show=("1/(2·sqrt(a))",),
        sympy=lambda sp, a: sp.sqrt(a),
        domain=lambda a: f"square root of a negative number ({format_value(a)})" if a < 0 else None,
-       kink=Kink(lambda a: a == 0, "sqrt'(0) = +inf (the one-sided derivative)")),
+       kinks=(Kink(lambda a: a == 0, "sqrt'(0) = +inf (the one-sided derivative)"),)),
     # ----- trigonometry -----
     Op("sin", 1, (Call(("sin",)),),
        forward=lambda xp, a: xp.sin(a),
@@ -343,7 +353,7 @@ OPERATIONS = (
                  lambda xp, out, a, b: xp.divide(xp.divide(-a, xp.hypot(a, b)), xp.hypot(a, b))),
        show=("b/(a² + b²)", "-a/(a² + b²)"),
        sympy=lambda sp, a, b: sp.atan2(a, b),
-       kink=Kink(lambda a, b: a == 0 and b <= 0, _ATAN2_CUT, inputs=(0,))),  # at (0, 0) ∂/∂x is nan: noted as such
+       kinks=(Kink(lambda a, b: a == 0 and b <= 0, _ATAN2_CUT, inputs=(0,)),)),  # at (0, 0) ∂/∂x is nan: noted as such
     Op("sinh", 1, (Call(("sinh",)),),
        forward=lambda xp, a: xp.sinh(a),
        partials=(lambda xp, out, a: xp.cosh(a),),
@@ -370,7 +380,7 @@ OPERATIONS = (
        partials=(lambda xp, out, a: xp.where(a > 0, 1.0, 0.0),),
        show=("1 if a > 0 else 0",),
        sympy=lambda sp, a: sp.Max(a, 0),
-       kink=Kink(lambda a: a == 0, "relu'(0) = 0 (as PyTorch and micrograd)"),
+       kinks=(Kink(lambda a: a == 0, "relu'(0) = 0 (as PyTorch and micrograd)"),),
        gate="relu gate: passes the gradient where its input is positive, blocks it elsewhere"),
     Op("softplus", 1, (Call(("softplus",)),),
        forward=_softplus,
@@ -383,20 +393,20 @@ OPERATIONS = (
        partials=(lambda xp, out, a: xp.sign(a),),
        show=("sign(a)",),
        sympy=lambda sp, a: sp.Abs(a),
-       kink=Kink(lambda a: a == 0, "abs'(0) = 0 (as PyTorch)")),
+       kinks=(Kink(lambda a: a == 0, "abs'(0) = 0 (as PyTorch)"),)),
     Op("max", None, (Call(("max",)),),
        forward=_reduce("maximum"),
        partials=(_extreme_partial,),
        show=("1 if a is the largest else 0",),
        sympy=lambda sp, *inputs: sp.Max(*inputs),
-       kink=Kink(_is_max_tie, _TIE),
+       kinks=(Kink(_is_max_tie, _TIE),),
        gate="max gate: routes the gradient to the largest input"),
     Op("min", None, (Call(("min",)),),
        forward=_reduce("minimum"),
        partials=(_extreme_partial,),
        show=("1 if a is the smallest else 0",),
        sympy=lambda sp, *inputs: sp.Min(*inputs),
-       kink=Kink(_is_min_tie, _TIE),
+       kinks=(Kink(_is_min_tie, _TIE),),
        gate="min gate: routes the gradient to the smallest input"),
     # ----- naming -----
     Op("copy", 1, (),  # `q = x` gives the name q a node of its own

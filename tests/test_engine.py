@@ -381,6 +381,23 @@ def test_a_tie_is_between_different_inputs(source, at, kink):
     assert run.code == 0 and ("not differentiable" in run.stderr) == kink, run.stderr
 
 
+@pytest.mark.parametrize("source, at, wrt, expected", [
+    ("x^0", "x=0", None, None),  # x^0 is 1: differentiable, the constant exponent has no partial taken
+    ("x^2", "x=0", None, None),
+    ("x^0.5", "x=0", None, "∂/∂a = +inf"),
+    ("x^y", "x=0,y=0", None, "∂/∂b = 0"),  # 0^y jumps from 1 at y = 0 to 0 for y > 0
+    ("x^y", "x=0,y=0", "x", None),  # ∂/∂x of x^0 exists: only ∂/∂y is at stake, and it is not asked
+    ("x^y", "x=0,y=0.5", None, "∂/∂a = +inf"),
+])
+def test_a_power_kink_note_concerns_the_partials_taken(source, at, wrt, expected):
+    run = run_cli("grad", source, "--at", at, *(["--wrt", wrt] if wrt else []))
+    assert run.code == 0
+    if expected is None:
+        assert "warning" not in run.stderr, run.stderr
+    else:
+        assert expected in run.stderr and run.stderr.count("warning") == 1, run.stderr
+
+
 # ----- size and depth: a million nodes, no recursion -----
 
 

@@ -244,7 +244,7 @@ def one_sided(f, x: float, side: int, h: float = 1e-7) -> float:
 ])
 def test_relu_and_abs_at_zero(name, at, expected):
     op = OPS[name]
-    assert op.kink is not None and op.kink.at(at)
+    assert op.kink_at((at,)) is not None
     assert partial(op, (at,), 0) == expected
     left = one_sided(lambda a: forward(op, (a,)), at, -1)
     right = one_sided(lambda a: forward(op, (a,)), at, +1)
@@ -263,7 +263,7 @@ def test_relu_and_abs_at_zero(name, at, expected):
 ], ids=["two", "three", "four"])
 def test_max_and_min_ties_split_the_gradient_evenly(name, values, shares):
     op = OPS[name]
-    assert op.kink.at(*values)
+    assert op.kink_at(values) is not None
     names = [f"v{k}" for k in range(len(values))]
     result = gradcli.grad(f"{name}({', '.join(names)})", dict(zip(names, values)))
     assert [result.gradient[n] for n in names] == pytest.approx(list(shares), rel=1e-15)
@@ -280,7 +280,7 @@ def test_a_partial_tie_shares_only_among_the_tied(name, values, expected):
     names = [f"v{k}" for k in range(len(values))]
     result = gradcli.grad(f"{name}({', '.join(names)})", dict(zip(names, values)))
     assert [result.gradient[n] for n in names] == list(expected)
-    assert bool(result.notes) == OPS[name].kink.at(*values)
+    assert bool(result.notes) == (OPS[name].kink_at(values) is not None)
 
 
 def test_a_tie_share_lies_between_the_one_sided_derivatives():
@@ -293,7 +293,7 @@ def test_a_tie_share_lies_between_the_one_sided_derivatives():
 
 def test_sqrt_at_zero_is_plus_infinity():
     op = OPS["sqrt"]
-    assert op.kink.at(0.0)
+    assert op.kink_at((0.0,)) is not None
     assert partial(op, (0.0,), 0) == math.inf
     # the right-sided difference quotient grows without bound as h shrinks
     quotients = [one_sided(lambda a: forward(op, (a,)), 0.0, +1, h) for h in (1e-4, 1e-8, 1e-12)]
@@ -327,10 +327,8 @@ def test_scalar_max_and_min_are_numpys_even_for_signed_zeros_and_nan(a, b):
 
 def test_the_kink_predicates_are_false_away_from_the_kinks():
     for op in OPERATIONS:
-        if op.kink is None:
-            continue
-        for point in POINTS[op.name]:
-            assert not op.kink.at(*point), (op.name, point)
+        for point in POINTS[op.name] if op.kinks else ():
+            assert op.kink_at(point) is None, (op.name, point)
 
 
 @pytest.mark.parametrize("source, at, expected", [

@@ -320,7 +320,7 @@ def branches(graph, values: list) -> tuple:
     """Which side of its kink every non-smooth node is on: signs of its inputs and of their differences."""
     sides = []
     for node, op in enumerate(graph.ops):
-        if op is not None and op.kink is not None:
+        if op is not None and op.kinks:
             arguments = [values[j] for j in graph.inputs[node]]
             sides.append(tuple((a > 0) - (a < 0) for a in arguments))
             sides.append(tuple((a > b) - (a < b) for a in arguments for b in arguments))
@@ -978,7 +978,7 @@ def test_10_max_and_min_split_the_gradient_evenly_among_tied_inputs(data, op, m)
     ("x^0.5", {"x": 0.0}, {"x": math.inf}, "∂/∂a = +inf"),
     ("x^y", {"x": 0.0, "y": 0.25}, {"x": math.inf, "y": 0.0}, "∂/∂a = +inf"),
     ("x^y", {"x": 0.0, "y": 2.0}, {"x": 0.0, "y": 0.0}, None),  # ∂/∂y at 0 is 0: 0^y is 0 for every y > 0
-    ("x^y", {"x": 0.0, "y": 0.0}, {"x": 0.0, "y": 0.0}, "0^b is 0 for b > 0, but 1 at b = 0"),  # a jump in y
+    ("x^y", {"x": 0.0, "y": 0.0}, {"x": 0.0, "y": 0.0}, "0^b is 0 for b > 0, but 0^0 = 1"),  # a jump in y
     ("x^y", {"x": -2.0, "y": 2.0}, {"x": -4.0, "y": math.nan}, "infinite or undefined"),
     ("x^y", {"x": -2.0, "y": 3.0}, {"x": 12.0, "y": math.nan}, "infinite or undefined"),
     ("atan2(x, y)", {"x": 0.0, "y": 0.0}, {"x": math.nan, "y": math.nan}, "at (0, 0) they are nan"),

@@ -515,7 +515,7 @@ def test_every_text_of_the_op_table_that_a_trace_shows_has_a_japanese_translatio
 
     missing = []
     for op in OPERATIONS:
-        texts = [op.gate, op.kink.convention if op.kink else None]
+        texts = [op.gate, *(kink.convention for kink in op.kinks)]
         texts += [shown for shown in op.show if re.search(r"\b(if|else|is|the|other|input)\b", shown)]
         missing += [(op.name, text) for text in texts if text is not None and text not in JAPANESE]
     assert not missing, "add these to gradcli/i18n.py"

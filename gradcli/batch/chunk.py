@@ -138,7 +138,7 @@ def _rows_to_note(graph: Graph, values: list, partials: list, rows: int) -> tupl
             nonfinite.update(np.flatnonzero(~np.isfinite(partial)).tolist())
     kinks: dict[int, list] = {}
     for node, op in enumerate(graph.ops):
-        if op is None or op.kink is None:
+        if op is None or not op.kinks:
             continue
         arguments = [values[j] for j in graph.inputs[node]]
         special = np.zeros(rows, dtype=bool)
@@ -146,10 +146,9 @@ def _rows_to_note(graph: Graph, values: list, partials: list, rows: int) -> tupl
             special |= argument == 0
             for other in arguments[k + 1:]:
                 special |= argument == other
-        at = op.kink.at
         for row in np.flatnonzero(special).tolist():
             given = [_item(argument, row) for argument in arguments]
-            if at(*given):
+            if op.kink_at(given) is not None:
                 kinks.setdefault(row, []).append((node, _shape_of(given)))
     return kinks, nonfinite
 

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.text import Text
 
-from ..engine import KINK_NOTE, NONFINITE_NOTE, OVERFLOW_NOTE
+from ..engine import KINK_NOTE, NONFINITE_NOTE, OVERFLOW_NOTE, Note
 from ..formatting import format_value
 from ..trace import Trace, edge_formula, program_title
 from .text import GRAD, HEADING, LEGEND, VALUE, Columns, gap_line, gradient_table, shown_rows
@@ -131,12 +131,12 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _note_text(trace: Trace, node: int, kind: str, t: Callable[[str], str]) -> str:
-    op = trace.graph.ops[node]
-    if kind == "overflow":
+def _note_text(trace: Trace, note: Note, t: Callable[[str], str]) -> str:
+    op = trace.graph.ops[note.node]
+    if note.kind == "overflow":
         return t(OVERFLOW_NOTE)
-    if kind == "kink" and op.kink is not None:
-        return t(KINK_NOTE).format(op=op.symbol, convention=t(op.kink.convention))
+    if note.kind == "kink":
+        return t(KINK_NOTE).format(op=op.symbol, convention=t(note.convention))
     return t(NONFINITE_NOTE).format(op=op.symbol)
 
 
@@ -175,7 +175,7 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
         kinked = False
         for note in row.notes:
             kinked = True
-            columns.line(("  ⚠ " + _note_text(trace, node, note.kind, t), KINK))
+            columns.line(("  ⚠ " + _note_text(trace, note, t), KINK))
         for edge in row.edges:
             input_name = labels[edge.input]
             local = format_value(edge.local, precision)
@@ -189,7 +189,7 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
             )
     for row in trace.backward:  # a variable's own note (its gradient overflowed) has no step to sit under
         for note in row.notes if not row.edges else ():
-            columns.line((f"⚠ {labels[row.node]}: " + _note_text(trace, row.node, note.kind, t), KINK))
+            columns.line((f"⚠ {labels[row.node]}: " + _note_text(trace, note, t), KINK))
     return columns
 
 
