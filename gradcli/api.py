@@ -9,7 +9,7 @@ from .engine import Edge, Note, backward, check_finite, forward, leaf_values
 from .errors import BindingError
 from .graph import Graph
 from .ops import CONSTANTS
-from .parse import parse
+from .parse import parse, plain_number
 
 
 class Result:
@@ -69,10 +69,10 @@ def bind(graph: Graph, at: Mapping[str, float]) -> tuple[dict[str, float], list[
 
     Returns the point in the program's variable order and warnings about unused names.
     """
-    warnings = []
+    warnings = list(graph.notes)
     point: dict[str, float] = {}
     for name, value in at.items():
-        if name in CONSTANTS:
+        if name in CONSTANTS and name not in graph.intermediates:
             raise BindingError(f"{name} is a constant ({CONSTANTS[name]}) and cannot be given a value")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise BindingError(f"the value of {name} must be a number, not {value!r}")
@@ -146,7 +146,14 @@ def evaluate(source: str, at: Mapping[str, float] | None = None, /, **bindings: 
 
 
 def constant(text: str) -> float:
-    """The value of a constant expression such as `-2`, `pi/4` or `2^-1` (used for --at)."""
+    """The value of a constant expression such as `-2`, `pi/4` or `2^-1` (used for --at).
+
+    A plain number (`-2`, `0.5`, `1e-3`), the common value, is read as a number, not parsed,
+    built and evaluated as a program.
+    """
+    number = plain_number(text)
+    if number is not None:
+        return number
     graph = parse(text)
     if graph.variables:
         name = next(iter(graph.variables))

@@ -106,16 +106,20 @@ class PointType(click.ParamType):
         return [(name, number) for name, number, _ in self.bindings(value, param)]
 
     def bindings(self, value: str, param) -> list[tuple[str, float, str]]:
-        """(name, value, the value's text) for each `name=value` of the option."""
+        """(name, value, the value's text) for each `name=value` of the option.
+
+        The whole text is normalised first, as a program is (NFKC), so that what a Japanese
+        keyboard types, `りんご＝１００，個数＝２`, reads as `りんご=100,個数=2`.
+        """
         from .api import constant
 
         option = param.opts[0] if param is not None else "--at"
         bindings = []
-        for part in _split_top_level(_as_typed(value)):
+        for part in _split_top_level(normalize(_as_typed(value))[0]):
             if not part.strip():
                 continue  # `x=1,` or `x=1,,y=2`: a stray comma
             name, equals, text = part.partition("=")
-            name = normalize(name.strip())[0]
+            name = name.strip()
             if not equals:
                 raise BindingError(f"{option} {part.strip()}: not name=value (example: {option} x=-2,y=5)")
             if not _IDENTIFIER.fullmatch(name):
@@ -512,6 +516,8 @@ def graph_command(expression, points, path, as_json, precision, cse, output_form
 
         result = differentiate(graph, _merge_points(points), record=True)
         _warn(all_warnings(result))
+    else:
+        _warn(graph.notes)
     picture = GraphPicture(graph, result, precision)
     if as_json:
         from .render.json import dumps

@@ -16,7 +16,7 @@ class Graph:
 
     __slots__ = (
         "source", "ops", "inputs", "names", "starts", "ends", "columns", "constants", "variables", "intermediates",
-        "output", "output_name",
+        "output", "output_name", "notes",
     )
 
     def __init__(self, source: str):
@@ -32,6 +32,7 @@ class Graph:
         self.intermediates: dict[str, int] = {}  # name -> node of each named intermediate, in program order
         self.output = -1
         self.output_name = "f"
+        self.notes: list[str] = []  # about the program text (a constant's name assigned), warned like api.bind's
 
     def __len__(self) -> int:
         return len(self.ops)

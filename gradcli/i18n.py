@@ -271,6 +271,57 @@ BATCH = {  # grad --points (gradcli/batch/, render/progress.py); the output's co
 }
 
 PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
+    # ----- the program as a whole -----
+    "the program has {chars} characters; the limit is {limit}": "プログラムが {chars} 文字ある。上限は {limit} 文字",
+    "the program is empty: write an expression such as (x+y)*z": "プログラムが空: (x+y)*z のような式を書く",
+    "the program has more than {nodes} nodes, the limit": "プログラムのノードが上限の {nodes} 個を超えている",
+    "the expression nests more than {depth} levels deep, the limit": "式の入れ子が上限の {depth} 段を超えている",
+    "this expression's value is never used: name it (q = ...) or make it the last statement":
+        "この式の値はどこにも使われない: 名前を付ける（q = ...）か、最後の文にする",
+    # ----- statements and names -----
+    "nothing is assigned to {name}": "{name} に代入するものがない",
+    "only a name can be assigned to": "代入できるのは名前だけ",
+    "'=' can only follow a name at the start of a statement": "'=' を書けるのは文の先頭の名前の後だけ",
+    "{name} is a function name and cannot be assigned": "{name} は関数名なので代入できない",
+    "{name} is assigned twice (first on line {line})": "{name} が二度代入されている（最初は {line} 行目）",
+    "{name} is already used as a variable (line {line}, column {column}); assign it before its first use":
+        "{name} はすでに変数として使われている（{line} 行目、{column} 列目）。最初に使う前に代入する",
+    "{name} is used in its own definition: it has no value yet (the program is not a loop); give the new value "
+    "another name ({name}1 = ...)":
+        "{name} が自身の定義の中で使われているが、まだ値がない（プログラムはループではない）。新しい値には別の名前を"
+        "付ける（{name}1 = ...）",
+    "{name} = … on line {line} hides the constant {name} ({value}) from that line on":
+        "{line} 行目の {name} = … から先では、{name} は定数（{value}）ではなく代入された値を指す",
+    # ----- functions -----
+    "{name} is a function: call it as {name}(...)": "{name} は関数: {name}(...) の形で呼び出す",
+    "{name} is not a function; to multiply write {name}*(...)": "{name} は関数ではない。掛け算なら {name}*(...) と書く",
+    "unknown function {name}(); did you mean {close}?": "未知の関数 {name}()。{close} のことか？",
+    "unknown function {name}()": "未知の関数 {name}()",
+    "{name}() takes {arity}, none given": "{name}() の引数は {arity} だが、一つも与えられていない",
+    "{name}() takes {arity}, {count} given": "{name}() の引数は {arity} だが、{count} 個与えられた",
+    "1 argument": "1 個",
+    "2 arguments": "2 個",
+    "1 or 2 arguments": "1 個か 2 個",
+    "2 or more arguments": "2 個以上",
+    # ----- numbers -----
+    "malformed number: digits may not be grouped with '_'": "数の形が正しくない: 桁を '_' で区切ることはできない",
+    "the number {number} is too large for a double": "数 {number} は倍精度で表せないほど大きい",
+    "{literal} is read as 0*{name}: gradcli has no hexadecimal, binary or octal numbers; write {value}":
+        "{literal} は 0*{name} と読まれる: gradcli には 16 進数・2 進数・8 進数がない。{value} と書く",
+    "{literal} is read as 0*{name}: gradcli has no hexadecimal, binary or octal numbers; write it in decimal":
+        "{literal} は 0*{name} と読まれる: gradcli には 16 進数・2 進数・8 進数がない。10 進数で書く",
+    # ----- operators and parentheses -----
+    "{operator} needs an operand after it": "{operator} の後にオペランドが必要",
+    "the expression ends too early": "式が途中で終わっている",
+    "expected a number, a name or '(' but found {token}": "数、名前、'(' のどれかが来るはずのところに {token} がある",
+    "missing operator before {token} (write * to multiply)": "{token} の前に演算子がない（掛け算は * と書く）",
+    "unexpected character {character}": "予期しない文字 {character}",
+    "unexpected {token}": "予期しない {token}",
+    "empty parentheses": "空の括弧",
+    "unbalanced ')': there is no '(' to close": "')' が余分: 閉じる '(' がない",
+    "unclosed '(': no matching ')'": "'(' が閉じていない: 対応する ')' がない",
+    "unclosed call of {function}(: no matching ')'": "{function}( の呼び出しが閉じていない: 対応する ')' がない",
+    "',' is only allowed between a function's arguments": "',' を書けるのは関数の引数の間だけ",
 }
 
 GRADIENT = {  # grad's table, eval, the value line (render/text.py; its headings are the trace's)

@@ -8,7 +8,7 @@ into tokens by one regex call per line, the loop works on token indices, and nod
 kept as token indices that Graph.span() turns into columns only when an error needs a caret.
 Generated programs repeat a few statement shapes (`a2 = sin(a1)*x + a1*y`, line after line):
 a shape seen twice is learned, and the lines that match it are parsed by one regex match each
-and a replay of its nodes (see _Parser and _Shape), with the same result as the general loop.
+and a replay of its nodes (parse_shapes.py), with the same result as the general loop.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from array import array
 from .errors import GradcliError, LimitError, ParseError
 from .graph import Graph, unused_name
 from .ops import CONSTANTS, FUNCTIONS, INFIX, NEG_BP, OPS, PREFIX, arity_text
+from .parse_shapes import LearnedShapes
 
 MAX_SOURCE_CHARS = 64 * 1024 * 1024
 MAX_NODES = 5_000_000
@@ -35,6 +36,8 @@ _TOKEN = re.compile(
     r"[ \t\r\f\v]*"
     r"([^\W\d]\w*|(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?|\*\*|#[^\n]*|[^ \t\r\f\v])"
 )
+# A lone signed decimal number, such as an --at value usually is: `-2`, `0.5`, `1e-3`.
+_PLAIN_NUMBER = re.compile(r"[ \t]*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?[ \t]*")
 _TOKEN_IN_ASCII: list[re.Pattern] = []  # _TOKEN with ASCII classes, compiled at the first use (not at import)
 
 
@@ -136,6 +139,18 @@ def parse(source: str, cse: bool = False) -> Graph:
     return graph
 
 
+def plain_number(text: str) -> float | None:
+    """The value of `text` if it is one signed decimal number (after NFKC: full-width digits
+    too), the value parse() would give it; else None: a constant expression such as pi/4, or
+    text whose error parse() explains (`1_000`, `1e400`)."""
+    text = normalize(text)[0]
+    if _PLAIN_NUMBER.fullmatch(text):
+        value = float(text)
+        if -_INF < value < _INF:
+            return value
+    return None
+
+
 class _TokenColumns:
     """Source columns of a token, found only when a caret is needed (errors, spans).
 
@@ -190,7 +205,7 @@ class _Parser:
 
     The general path (`statements`) tokenizes a window of whole lines and runs the shunting
     yard over it, growing the window when a statement continues inside parentheses. After it
-    has parsed a short one-line assignment, that statement's *shape* is learned (see _Shape):
+    has parsed a short one-line assignment, that statement's *shape* is learned (parse_shapes.py):
     later lines of the same shape, the common case in generated programs, are then parsed by
     one regex match and a replay of the nodes, without tokens or operator stacks. Both paths
     number tokens the same way (a node's span is global token indices), and the shape path
@@ -214,9 +229,7 @@ class _Parser:
         self.target: str | None = None  # the name the current statement assigns
         self.unused: tuple[int, int] | None = None  # a bare expression that is not the last statement
         self.last: tuple[int, str | None] | None = None  # the latest statement's node and name
-        self.seen: set[tuple] = set()  # token kinds of the assignments seen once
-        self.shapes: dict[tuple, _Shape | None] = {}  # learned shapes by token kinds (None: not replayable)
-        self.recent: list[_Shape] = []  # the few tried at each line, the latest used first
+        self.shapes = LearnedShapes(self)
 
     # ----- errors point at the original text -----
 
@@ -238,8 +251,8 @@ class _Parser:
         size = len(text)
         pos = base = 0
         while pos < size:
-            if self.recent and self.unused is None:
-                pos, base = self.replay_shapes(pos, base)
+            if self.shapes.recent and self.unused is None:
+                pos, base = self.shapes.replay(pos, base, MAX_NODES, MAX_DEPTH)
                 if pos >= size:
                     break
             end = text.find("\n", pos) + 1 or size
@@ -372,6 +385,8 @@ class _Parser:
                 infix = _INFIX.get(token)
                 if infix is None:
                     if after_number and (token == "(" or token.isidentifier()):
+                        if token[0] in "xXbBoO" and tokens[i - 1] == "0":
+                            self.based_literal(i)  # raises at `0x1F`
                         infix = _MULTIPLY  # implicit multiplication: 2x, 3(x+1); the token is read again
                         i -= 1
                     elif token == "\n" and depth or token[:1] == "#":
@@ -444,8 +459,7 @@ class _Parser:
                 self.unused = (statement_start + base, i - 1 + base)
             else:
                 node = self.assign(name, node, statement_start + base, i - 1 + base)
-                if i - target <= _SHAPE_TOKENS and (tokens[i] == "\n" or tokens[i] == ";"):
-                    self.learn(tokens, target, i)
+                self.shapes.learn(tokens, target, i)
             self.last = (node, name)
             if len(ops) > max_nodes:
                 raise self.too_large(i - 1)
@@ -461,122 +475,13 @@ class _Parser:
         self.defined[name] = self.known[name] = node
         return node
 
-    # ----- the shape path: lines like one already parsed -----
-
-    def learn(self, tokens: list[str], first: int, end: int) -> None:
-        """Remember the shape of the assignment tokens[first:end] (one line, ended by '\\n' or ';')."""
-        if tokens[end - 1][0] == "#":  # a comment at the end of the line is matched by every shape
-            end -= 1
-        kinds = []
-        for k in range(first, end):
-            token = tokens[k]
-            if token == "\n" or token[0] == "#":
-                return  # over several lines, or with a comment inside: not a shape
-            if token.isidentifier():
-                kinds.append(token if tokens[k + 1] == "(" and k > first else _NAME_SLOT)
-            elif "0" <= token[:1] <= "9" or token[:1] == ".":
-                kinds.append(_NUMBER_SLOT)
-            else:
-                kinds.append(token)
-        key = tuple(kinds)
-        if key in self.shapes:
-            shape = self.shapes[key]
-        elif key not in self.seen:  # a shape is worth its regex once it repeats (small programs: never)
-            if len(self.seen) < _SEEN_SHAPES:
-                self.seen.add(key)
-            return
-        elif len(self.shapes) >= _MAX_SHAPES:
-            return
-        else:
-            try:
-                shape = _Shape(key)
-            except (ValueError, GradcliError):  # not replayable (an op of three inputs): general path
-                shape = None
-            self.shapes[key] = shape
-        if shape is None:
-            return
-        if shape.pattern is None:
-            shape.use(self.ascii)
-        if shape in self.recent:
-            self.recent.remove(shape)
-        self.recent.insert(0, shape)
-        del self.recent[_RECENT_SHAPES:]
-
-    def replay_shapes(self, pos: int, base: int) -> tuple[int, int]:
-        """Parse the statements at pos that match a learned shape; stop at the first that does not.
-
-        Each is checked and built exactly as the general path would: the target by
-        check_assignable (called only when a lookup says it will raise), leaves in token order
-        (a bound name's node, else leaf(); number()), op nodes in the shunting yard's order,
-        then the naming of assign(). Near MAX_NODES, or past MAX_DEPTH, the general path takes
-        over, so a limit is met at the same token. (No Python code is generated for a shape:
-        gradcli compiles no code at run time, only the shape's regex, so a loop over the steps it is.)
-        """
-        text, size = self.text, len(self.text)
-        graph = self.graph
-        ops, names = graph.ops, graph.names
-        add_op, add_inputs, add_name = ops.append, graph.inputs.append, names.append
-        add_start, add_end = graph.starts.append, graph.ends.append
-        known, defined, variables = self.known, self.defined, graph.variables
-        bound = known.get
-        recent = self.recent
-        max_nodes, max_depth = MAX_NODES, MAX_DEPTH
-        ascii = self.ascii
-        node, name = self.last or (0, None)
-        shape = recent[0]
-        while pos < size:
-            match = shape.pattern.match(text, pos)
-            if match is None:
-                for shape in recent:
-                    match = shape.pattern.match(text, pos)
-                    if match is not None:
-                        break
-                else:
-                    break
-            if len(ops) > max_nodes - shape.most_nodes or shape.tokens > max_depth:
-                break
-            texts = match.groups()
-            if not ascii and not all(texts[k].isidentifier() for k in shape.names):
-                break  # \w is wider than an identifier outside ASCII: the general path decides
-            target = self.target = texts[0]
-            if target in defined or target in variables or target in CONSTANTS or target in FUNCTIONS:
-                self.check_assignable(target, base)  # raises
-            made = shape.made  # the node of each step (a scratch list, filled anew each line)
-            step_index = 0
-            for op, slot, a, b, start, end in shape.steps:
-                if op is None:  # a leaf: a name or a number, at token `start`
-                    if b:
-                        made[step_index] = self.number(texts[slot], base + start)
-                    else:
-                        node = bound(texts[slot])
-                        made[step_index] = node if node is not None else self.leaf(texts[slot], base + start)
-                else:
-                    made[step_index] = len(ops)
-                    add_op(op)
-                    add_inputs((made[a],) if b < 0 else (made[a], made[b]))
-                    add_name(None)
-                    add_start(base + start)
-                    add_end(base + end)
-                step_index += 1
-            node = made[shape.result]
-            if ops[node] is None or names[node] is not None:  # as assign(): `a = b` gets a copy
-                last = base + shape.tokens - (2 if texts[-1] is None else 1)  # a comment ends the statement's text
-                node = graph.add(_COPY, (node,), base + 2, last, target)
-            else:
-                names[node] = target
-            defined[target] = known[target] = node
-            name = target
-            pos = match.end()
-            base += shape.tokens if texts[-1] is None else shape.tokens + 1  # texts[-1]: the comment
-        if name is not None:
-            self.last = (node, name)
-        return pos, base
-
     def check_assignable(self, name: str, token: int) -> None:
-        """A statement's target (at global token `token`) must be a fresh name."""
+        """A statement's target (at global token `token`) must be a fresh name that is not a function.
+
+        A constant's name may be assigned, as in Python (micrograd's own test assigns `e`): from
+        that statement on it names the intermediate, and the graph notes that it hides the constant.
+        """
         graph = self.graph
-        if name in CONSTANTS:
-            raise self.error_at(f"{name} is a constant and cannot be assigned", token)
         if name in FUNCTIONS:
             raise self.error_at(f"{name} is a function name and cannot be assigned", token)
         if name in self.defined:
@@ -589,6 +494,10 @@ class _Parser:
                 f"{_column(self.source, start)}); assign it before its first use",
                 token,
             )
+        if name in CONSTANTS:
+            line = _line(self.source, self.columns(token)[0])
+            graph.notes.append(f"{name} = … on line {line} hides the constant {name} ({CONSTANTS[name]:.12g}) "
+                               f"from that line on")
 
     # ----- expressions: a shunting-yard loop with matklad's binding powers -----
 
@@ -641,6 +550,24 @@ class _Parser:
 
     # ----- errors found in the loop (cold paths) -----
 
+    def based_literal(self, i: int) -> None:
+        """Refuse `0x1F`, `0b101`, `0o17` (tokens i-1 and i of the window, written together):
+        gradcli reads no such numbers, and as `0*x1F` it would ask for a variable x1F."""
+        name = self.tokens[i]
+        if not name.isascii():  # int() would read other scripts' digits too
+            return
+        try:
+            value = int("0" + name, 0)
+        except ValueError:
+            return  # `0xg`, `0o9`: an implicit product, as any number before a name
+        if self.columns(i - 1 + self.base)[1] != self.columns(i + self.base)[0]:
+            return  # `0 x1F`, spaced: an implicit product
+        literal = _shorten("0" + name)
+        read_as = f"{literal} is read as 0*{_shorten(name)}: gradcli has no hexadecimal, binary or octal numbers"
+        if value.bit_length() <= 64:
+            raise self.error(f"{read_as}; write {value}", i - 1, i)
+        raise self.error(f"{read_as}; write it in decimal", i - 1, i)
+
     def too_large(self, i: int) -> LimitError:
         """The program passed MAX_NODES or MAX_DEPTH at token i of the window."""
         if len(self.graph) > MAX_NODES:
@@ -680,83 +607,6 @@ class _Parser:
             return self.error(f"missing operator before {token!r} (write * to multiply)", i)
         return self.error(_unexpected(token), i)
 
-
-
-_NAME_SLOT, _NUMBER_SLOT = object(), object()  # token kinds of a shape that vary from line to line
-_SHAPE_TOKENS = 64  # longer statements are not learned
-_MAX_SHAPES = 256  # learned per program, so a program of all-different lines compiles few regexes
-_SEEN_SHAPES = 4096  # shapes remembered as seen once, so such a program does not fill memory with them
-_RECENT_SHAPES = 4  # tried at each line before the general path
-_GAP = r"[ \t\r\f\v]*+"  # the spaces _TOKEN skips
-# The same token patterns as _TOKEN's, each matched whole (possessive/atomic), so a line
-# matches a shape only if _TOKEN would cut it into exactly the shape's tokens.
-_SLOT_PATTERNS = {
-    id(_NAME_SLOT): r"([^\W\d]\w*+)",
-    id(_NUMBER_SLOT): r"((?>(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?))",
-}
-
-
-class _Shape:
-    """A learned statement shape: `a1 = sin(a0)*x + a0*y` and `a2 = sin(a1)*x + a1*y` share one.
-
-    The key is the statement's tokens with names and numbers replaced by slots (function names
-    and operators stay). From it: a regex that matches a whole line of that shape and captures
-    the slots, and the steps that rebuild its nodes, found by parsing a stand-in statement
-    (`_t = sin ( _4 ) * _7 + _9 * _11`, a fresh name per slot, `1` per number) with the general
-    parser, so the op table and the binding powers stay the only source of the rules. A step is
-    a leaf (a name or a number, in token order, resolved at replay like any name or number) or
-    an op applied to earlier steps. Token offsets in the stand-in are those of every line of
-    the shape, so the steps carry the nodes' spans too.
-    """
-
-    __slots__ = ("regex", "pattern", "tokens", "names", "steps", "made", "result", "most_nodes")
-
-    def __init__(self, key: tuple):
-        parts: list[str] = []
-        stand_in: list[str] = []
-        slot_of_token: dict[int, int] = {}
-        self.names: list[int] = []  # the slots that hold names
-        for k, kind in enumerate(key):
-            if kind is _NAME_SLOT or kind is _NUMBER_SLOT:
-                if kind is _NAME_SLOT:
-                    self.names.append(len(slot_of_token))
-                slot_of_token[k] = len(slot_of_token)
-                parts.append(_GAP + _SLOT_PATTERNS[id(kind)])
-                stand_in.append(("_t" if k == 0 else f"_{k}") if kind is _NAME_SLOT else "1")
-            else:
-                follow = r"(?!\w)" if kind.isidentifier() else r"(?!\*)" if kind == "*" else ""
-                parts.append(_GAP + re.escape(kind) + follow)
-                stand_in.append(kind)
-        parts.append(_GAP + "(?:(#[^\n]*+)\n|[\n;])")  # the end, maybe after a comment (one token more)
-        self.regex = "".join(parts)
-        self.pattern: re.Pattern | None = None  # compiled by use(), for the text at hand
-        self.tokens = len(key) + 1  # and the line's end
-        model = _Parser(" ".join(stand_in)).run()  # raises if the stand-in does not parse: not a shape
-        steps = []
-        count = len(model.ops)
-        self.result = count - 1
-        if model.ops[-1] is _COPY:  # `a = b`: the copy is made by _Parser.assign at replay
-            count -= 1
-            self.result = model.inputs[-1][0]
-        for node in range(count):
-            op = model.ops[node]
-            start = model.starts[node]
-            if op is None:
-                steps.append((None, slot_of_token[start], 0, node in model.constants, start, 0))
-            elif len(model.inputs[node]) <= 2:
-                node_inputs = model.inputs[node]
-                steps.append((op, 0, node_inputs[0], node_inputs[1] if len(node_inputs) == 2 else -1,
-                              start, model.ends[node]))
-            else:
-                raise ValueError("ops of three or more inputs are left to the general path")
-        self.steps = tuple(steps)
-        self.made = [0] * len(steps)
-        self.most_nodes = len(steps) + 1  # and a copy
-
-    def use(self, ascii: bool) -> None:
-        """Compile the regex; for ASCII text with ASCII classes, as _tokenizer does (the same
-        matches there, found ~20% faster: the chain shape's lines are a quarter of its parse)."""
-        self.pattern = re.compile(self.regex, re.ASCII if ascii else 0)
 
 
 def _unexpected(token: str) -> str:

@@ -37,4 +37,5 @@ def merge_common_subexpressions(graph: Graph) -> Graph:
         remap.append(new_node)
     merged.output = remap[graph.output]
     merged.output_name = graph.output_name
+    merged.notes = graph.notes
     return merged

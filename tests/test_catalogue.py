@@ -83,7 +83,7 @@ CASES = [
     # ----- names reused -----
     Case("assigned-twice", grad("q = x; q = 2*x", "--at", "x=1"), BAD, "q is assigned twice (first on line 1)"),
     Case("assigned-after-use", grad("y = x + 1; x = 2; y", "--at", "x=1"), BAD, "x is already used as a variable"),
-    Case("constant-assigned", grad("pi = 3; pi"), BAD, "pi is a constant and cannot be assigned"),
+    Case("constant-name-assigned", grad("pi = 3; pi"), OK, "pi = … on line 1 hides the constant pi"),
     Case("function-assigned", grad("exp = 3; exp"), BAD, "exp is a function name and cannot be assigned"),
     Case("unused-statement", grad("x + 1; x * 2", "--at", "x=1"), BAD, "this expression's value is never used"),
     # ----- --at values that are not numbers -----

@@ -1,10 +1,10 @@
 """The parser's two paths give the same graph and the same errors.
 
 Generated programs repeat a few line shapes; the parser learns a shape the second time it sees
-it and parses later lines of that shape by one regex match and a replay of its nodes (see
-gradcli/parse.py, _Shape). Here every program is parsed twice, with shapes learned and with
-learning switched off, and everything the rest of gradcli reads from a graph, or from an
-error, must be identical. The programs repeat templates with varied names, numbers, spacing,
+it and parses later lines of that shape by one regex match and a replay of its nodes
+(gradcli/parse_shapes.py). Here every program is parsed twice, with shapes learned and with
+learning switched off, and everything the rest of gradcli reads from a graph (its notes too),
+or from an error, must be identical. The programs repeat templates with varied names, numbers, spacing,
 comments, separators and mistakes, which is where the two paths could drift apart.
 """
 
@@ -13,13 +13,12 @@ from __future__ import annotations
 import importlib
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gradcli import GradcliError
-from gradcli.parse import parse
+from gradcli import GradcliError, parse
 
-parse_module = importlib.import_module("gradcli.parse")  # `gradcli.parse` is also the name of a function
+shapes_module = importlib.import_module("gradcli.parse_shapes")
 
 TEMPLATES = [
     "{t} = sin({a})*{b} + {a}*{c}",
@@ -34,9 +33,10 @@ TEMPLATES = [
     "{t} = atan2({a}, {b})",
 ]
 
-# Mostly valid, now and then a constant, a function name or a malformed number (errors must match too).
-NAMES = st.sampled_from(["x", "y", "z", "θ", "x1", "a0", "_q"] * 12 + ["pi", "e", "sin"])
-NUMBERS = st.sampled_from(["2", "0.31", ".5", "1e-3", "3."] * 12 + ["1e400", "1_0"])
+# Mostly valid, now and then a constant, a function name, a malformed number, or after a 0 what
+# reads as a hexadecimal or binary number (errors and notes must match too).
+NAMES = st.sampled_from(["x", "y", "z", "θ", "x1", "a0", "_q"] * 12 + ["pi", "e", "sin", "x1F", "b10"])
+NUMBERS = st.sampled_from(["2", "0.31", ".5", "1e-3", "3."] * 12 + ["1e400", "1_0", "0", "0"])
 SPACES = st.sampled_from(["", " ", "  ", "\t"])
 ENDS = st.sampled_from(["\n", "\n", "; ", " # note\n", "\r\n", ";\n"])
 
@@ -54,7 +54,7 @@ def programs(draw):
                 return draw(st.sampled_from(defined))  # an earlier line: a branch node
             return draw(NAMES)
 
-        fresh = draw(st.sampled_from([f"t{k}"] * 60 + ["x", "t0", "pi", "exp"]))  # now and then a name reused
+        fresh = draw(st.sampled_from([f"t{k}"] * 60 + ["x", "t0", "pi", "e", "exp"]))  # now and then a name reused
         line = template.format(t=fresh, a=operand(), b=operand(), c=operand(), n=draw(NUMBERS))
         if draw(st.integers(0, 29)) == 0:
             line = line.replace("*", draw(st.sampled_from(["", "**", "* *", "×"])), 1)  # now and then a mistake
@@ -72,14 +72,17 @@ def outcome(source: str):
         return ("error", type(error).__name__, error.message, error.span)
     spans = [graph.span(node) for node in range(len(graph.ops))]
     return ("graph", [op and op.name for op in graph.ops], graph.inputs, graph.names, spans, graph.constants,
-            graph.variables, graph.intermediates, graph.output, graph.output_name)
+            graph.variables, graph.intermediates, graph.output, graph.output_name, graph.notes)
 
 
 @given(source=programs())
+@example(source="a1 = 2x + y\na2 = 3x + y\na3 = 0x1F + y\n")  # the third line matches the learned shape
+@example(source="a1 = 2x + y\na2 = 3x + y\na3 = 0 x1F + y\na4 = 0xg + y\n")  # spaced, or no hex digits: 0*x1F
+@example(source="a1 = x*2\na2 = x*3\ne = x*4\na4 = e*5\npi = e*pi\n")  # constants' names assigned
 def test_learned_shapes_give_the_graph_and_the_errors_of_the_general_parser(source):
     with_shapes = outcome(source)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(parse_module, "_MAX_SHAPES", 0)
+        patch.setattr(shapes_module, "_MAX_SHAPES", 0)
         without = outcome(source)
     assert with_shapes == without
 
@@ -88,12 +91,12 @@ def test_shapes_are_used_for_a_generated_program(monkeypatch):
     """The property above compares something: a program of repeated lines does go down the shape path."""
     source = "a0 = x\n" + "".join(f"a{k} = sin(a{k - 1})*x + a{k - 1}*y\n" for k in range(1, 50))
     learned = []
-    original = parse_module._Shape.__init__
+    original = shapes_module._Shape.__init__
 
     def spy(self, key):
         learned.append(key)
         original(self, key)
 
-    monkeypatch.setattr(parse_module._Shape, "__init__", spy)
+    monkeypatch.setattr(shapes_module._Shape, "__init__", spy)
     parse(source)
     assert len(learned) == 1

@@ -82,5 +82,5 @@ def diff_object(diff: DiffResult) -> dict:
     if diff.result is not None:
         document["at"] = {name: json_value(v) for name, v in diff.result.at.items()}
         document["values"] = {d.name: None if d.value is None else json_value(d.value) for d in diff.derivatives}
-    document["warnings"] = (all_warnings(diff.result) if diff.result else []) + diff.notes
+    document["warnings"] = (all_warnings(diff.result) if diff.result else list(diff.graph.notes)) + diff.notes
     return document

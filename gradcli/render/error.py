@@ -47,7 +47,7 @@ def format_error(error: GradcliError) -> str:
     caret_len = max(1, sum(_width(c) for c in source[start : min(end, shown_end)]))
     gutter = "  " + tr("line {line}", line=line_number) + " | " if "\n" in source else "  | "
     lines.append(f"{gutter}{prefix}{text}{suffix}")
-    lines.append(" " * (len(gutter) - 2) + "| " + " " * caret_pad + "^" * caret_len)
+    lines.append(" " * (sum(map(_width, gutter)) - 2) + "| " + " " * caret_pad + "^" * caret_len)
     column = start - line_start + 1
     lines[0] += (tr(" (line {line}, column {column})", line=line_number, column=column) if "\n" in source
                  else tr(" (column {column})", column=column))
