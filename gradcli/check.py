@@ -157,8 +157,9 @@ def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeou
         except OSError as error:
             not_started = f"could not start the SymPy process ({error.strerror or error})"
     noted = _notes_by_variable(graph, notes)
+    checked = {name: node for name, node in graph.variables.items() if name not in result.data}  # data has no gradient
     breaks = {name: reverse_mode_breakdown(graph, edges, node, grads[node], result.output)
-              for name, node in graph.variables.items() if not math.isfinite(grads[node])}
+              for name, node in checked.items() if not math.isfinite(grads[node])}
     try:  # finite differences meanwhile, in this process
         estimates = finite_differences(graph, result.at, result.value) if graph.variables else {}
         one_sided = one_sided_derivatives(graph, result.at, result.value,
@@ -175,7 +176,7 @@ def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeou
     sympy_gradient = _symbolic_gradient(graph, edges, local, phases.get("whole"), report, guard, failures, run)
     if local is not None:
         _compare_locals(graph, values, edges, local, tolerances, report)
-    for name, node in graph.variables.items():
+    for name, node in checked.items():
         report.variables.append(_verdict(name, grads[node], sympy_gradient.get(name), estimates.get(name),
                                          noted.get(name), tolerances, one_sided.get(name), breaks.get(name)))
     if expectations:

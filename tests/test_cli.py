@@ -769,3 +769,94 @@ def test_a_missing_dependency_is_not_an_internal_error(missing, args):
     assert done.returncode == ExitStatus.BAD_INPUT, done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
     assert f"pip install {missing}" in done.stderr
+
+
+# ----- --data and trace --wrt: no gradient for what nobody asked about -----
+
+SOFTMAX = REPO / "examples" / "softmax-xent.grad"
+LOGITS = {"z1": 2.0, "z2": 1.0, "z3": 0.1}
+LABELS = {"y1": 1.0, "y2": 0.0, "y3": 0.0}
+
+
+def _assignments(values: dict) -> str:
+    return ",".join(f"{name}={value!r}" for name, value in values.items())
+
+
+def _softmax_minus_labels() -> dict:
+    exps = {name: math.exp(value) for name, value in LOGITS.items()}
+    total = math.fsum(exps.values())
+    return {f"z{k}": exps[f"z{k}"] / total - LABELS[f"y{k}"] for k in (1, 2, 3)}
+
+
+@pytest.mark.parametrize("data_options", [
+    ["--data", _assignments(LABELS)],  # the values given with --data
+    ["--at", _assignments(LABELS), "--data", "y1,y2", "--data", "y3"],  # values from --at, names repeated
+])
+def test_data_gets_no_gradient(data_options):
+    run = cli("grad", "--file", str(SOFTMAX), "--at", _assignments(LOGITS), *data_options, "--json")
+    document = run.json()
+    assert run.code == 0 and document["data"] == ["y1", "y2", "y3"]
+    assert document["gradient"] == pytest.approx(_softmax_minus_labels(), rel=1e-12)  # ∂L/∂z = a − y
+    assert document["at"] == {**LOGITS, **LABELS}
+    table = cli("grad", "--file", str(SOFTMAX), "--at", _assignments(LOGITS), *data_options).stdout
+    assert "z1" in table and "y1" not in table
+
+
+def _on_a_path_to(graph, names: set[str]) -> set[str]:
+    """Labels of the nodes from which one of `names` can be reached by following inputs (a walk per node)."""
+    labels = graph.labels()
+    targets = {node for node, label in enumerate(labels) if label in names}
+    found = set()
+    for node in range(len(graph.ops)):
+        stack, seen = [node], set()
+        while stack:
+            j = stack.pop()
+            if j in targets:
+                found.add(labels[node])
+                break
+            if j not in seen:
+                seen.add(j)
+                stack.extend(graph.inputs[j])
+    return found
+
+
+@pytest.mark.parametrize("extra, wanted", [
+    (["--data", "y1,y2,y3"], {"z1", "z2", "z3"}),
+    (["--wrt", "z1"], {"z1"}),
+    (["--wrt", "s"], {"s"}),  # a named intermediate
+])
+def test_trace_shows_only_the_steps_on_paths_to_what_is_asked(extra, wanted):
+    at = _assignments({**LOGITS, **LABELS})
+    full = cli("trace", "--file", str(SOFTMAX), "--at", at, "--json").json()["trace"]
+    pruned = cli("trace", "--file", str(SOFTMAX), "--at", at, *extra, "--json")
+    assert pruned.code == 0
+    graph = gradcli.parse(SOFTMAX.read_text())
+    on_path = _on_a_path_to(graph, wanted)
+    edges = lambda trace: {(row["node"], edge["input"]) for row in trace["backward"] for edge in row["edges"]}  # noqa: E731
+    assert edges(pruned.json()["trace"]) == {edge for edge in edges(full) if edge[1] in on_path}
+    assert set(pruned.json()["gradient"]) == wanted
+
+
+def test_check_diff_and_points_leave_data_out():
+    at = ["--at", _assignments(LOGITS), "--data", _assignments(LABELS)]
+    checked = cli("check", "--file", str(SOFTMAX), *at, "--json")
+    assert checked.code == 0 and set(checked.json()["check"]["variables"]) == set(LOGITS)
+    differentiated = cli("diff", "--file", str(SOFTMAX), "--json", "--data", "y1,y2,y3")
+    assert differentiated.code == 0 and set(differentiated.json()["derivatives"]) == set(LOGITS)
+    points = cli("grad", "--file", str(SOFTMAX), "--points", "-", "--data", _assignments(LABELS),
+                 input="z1,z2,z3\n2,1,0.1\n")
+    header, row = points.stdout.splitlines()
+    assert header.split(",")[:7] == ["z1", "z2", "z3", "y1", "y2", "y3", "L"]
+    assert [column for column in header.split(",") if column.startswith("dL/d")] == ["dL/dz1", "dL/dz2", "dL/dz3"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "w"], "no variable 'w'"),
+    (["--data", "y1", "--wrt", "y1"], "y1 is data"),
+    (["--data", "y1=1", "--at", "y1=1"], "y1 is given twice"),
+    (["--data", "y1=", ], "no value after y1="),
+])
+def test_data_mistakes_are_bad_input(args, message):
+    at = _assignments({**LOGITS, **LABELS})
+    run = cli("grad", "--file", str(SOFTMAX), "--at", at if "y1=1" not in args else _assignments(LOGITS), *args)
+    assert run.code == 2 and message in run.stderr, run.stderr

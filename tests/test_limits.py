@@ -17,7 +17,7 @@ import time
 import pytest
 from conftest import REPO, run_cli
 
-import gradcli.cli
+import gradcli.cli.inputs
 from gradcli.errors import LimitError
 from gradcli.parse import parse
 
@@ -31,7 +31,7 @@ def limits(monkeypatch):
     def lower(chars: int | None = None, nodes: int | None = None, depth: int | None = None) -> None:
         if chars is not None:
             monkeypatch.setattr(parse_module, "MAX_SOURCE_CHARS", chars)
-            monkeypatch.setattr(gradcli.cli, "MAX_SOURCE_CHARS", chars)
+            monkeypatch.setattr(gradcli.cli.inputs, "MAX_SOURCE_CHARS", chars)
         if nodes is not None:
             monkeypatch.setattr(parse_module, "MAX_NODES", nodes)
         if depth is not None:

@@ -342,7 +342,7 @@ def gradient_table(result: Result, wrt: list[str] | None = None, precision: int 
     on a narrow terminal; the numbers stay whole). `t`: the translator, by default the chosen language's."""
     t = t or translator()
     out = result.output
-    names = wrt if wrt is not None else list(result.graph.variables)
+    names = wrt if wrt is not None else result.shown
     if not names:
         empty = Columns()
         empty.line((t("no variables: the value is a constant, and there is no gradient"), LEGEND))

@@ -1,0 +1,253 @@
+"""The click group and its commands: each reads its input, calls the API, hands the result to a renderer."""
+
+from __future__ import annotations
+
+import click
+from click.core import ParameterSource
+
+from .. import __version__
+from ..errors import ExitStatus
+from . import output
+from .inputs import Inputs, names
+from .options import (
+    MAX_TIMEOUT, TRACE_PRECISION, ExpectType, FiniteRange, check_options, epilog, expectations, max_rows_option,
+    program_options, wrt_option,
+)
+
+CIRCUIT = '"(x+y)*z" --at x=-2,y=5,z=-4'
+GRAD_EXAMPLES = (
+    f"grad {CIRCUIT}",
+    'grad "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json',
+    'grad "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
+    'echo "x^2 + sin(x)" | gradcli grad - --at x=pi/4',
+    f"grad {CIRCUIT} --check",
+    f"grad {CIRCUIT} --trace",
+    'grad --file examples/softmax-xent.grad --at z1=2,z2=1,z3=0.1 --data y1=1,y2=0,y3=0',
+    'grad "sigmoid(w0*x0 + w1*x1 + w2)" --points examples/points.csv',
+)
+TRACE_EXAMPLES = (
+    f"trace {CIRCUIT}",
+    'trace "a = x + y; b = max(y, z); f = a * b" --at x=1,y=2,z=0',
+    'trace "y1 = 2*x; y2 = x^2; z = y1 + y2" --at x=3 --lang ja',
+    "trace --file examples/cs224n-branch.grad --at x=1,y=2,z=0 --json",
+    "trace --file examples/softmax-xent.grad --at z1=2,z2=1,z3=0.1 --data y1=1,y2=0,y3=0 --wrt z1",
+)
+GRAPH_EXAMPLES = (
+    f"graph {CIRCUIT}",
+    'graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 --format dot',
+    'graph "q = x + y; f = q * z" --format mermaid',
+    "graph --file examples/cs224n-branch.grad --at x=1,y=2,z=0 --json",
+)
+CHECK_EXAMPLES = (
+    'check "1/(1+exp(-(w0*x0+w1*x1+w2)))" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
+    f"check {CIRCUIT} --expect x=-4,y=-4,z=3",
+    'check "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --expect-node q=4',
+)
+DIFF_EXAMPLES = (
+    'diff "(x+y)*z"',
+    'diff "sigmoid(w*x)" --wrt w --latex',
+    'diff "x^2 * sin(x)" --plain --at x=pi/4',
+)
+EVAL_EXAMPLES = ('eval "log(x, 2)" --at x=8', 'eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json')
+
+
+@click.group(
+    epilog=epilog(*GRAD_EXAMPLES[:3], TRACE_EXAMPLES[0], CHECK_EXAMPLES[0], DIFF_EXAMPLES[0], GRAPH_EXAMPLES[0],
+                  EVAL_EXAMPLES[0], can_disagree=True),
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, "--version", prog_name="gradcli", message="%(prog)s %(version)s")
+@click.option("--traceback", is_flag=True, help="Show a Python traceback on errors (for debugging).")
+def cli(traceback: bool) -> None:
+    """Differentiate expressions: value, gradient and step-by-step backprop."""
+
+
+def _differentiate(inputs: Inputs, record: bool = False, wrt: list[str] | None = None):
+    """Parse, check --wrt's names before any maths, and differentiate at the point."""
+    from ..api import differentiate, node_named
+
+    graph = inputs.graph()
+    for name in wrt or ():
+        node_named(graph, name)
+    return differentiate(graph, inputs.at, record=record, wrt=wrt, data=inputs.data)
+
+
+def _usage_errors(*rules: tuple[bool, str]) -> None:
+    """The first message whose condition holds, as a usage error (exit 2)."""
+    for broken, message in rules:
+        if broken:
+            raise click.UsageError(message)
+
+
+@cli.command(epilog=epilog(*GRAD_EXAMPLES, can_disagree=True))
+@program_options
+@wrt_option
+@click.option("--points", "points_file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
+              help="Value and gradient at every row of FILE: CSV with a header naming the variables, "
+                   "or JSON Lines ('-' for standard input).")
+@click.option("--format", "output_format", type=click.Choice(["csv", "jsonl"]),
+              help="Output of --points: csv (the default) or jsonl (the default with --json).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr (with --points).")
+@click.option("--check", "run_check", is_flag=True,
+              help="Cross-check the gradient with SymPy and finite differences (exit 1 if they disagree).")
+@click.option("--trace", "show_trace", is_flag=True,
+              help="Add the step-by-step backprop trace (as `gradcli trace`, 6 significant digits unless "
+                   "--precision is given; with --json a \"trace\" member).")
+@check_options
+@max_rows_option
+def grad(inputs, as_json, precision, wrt, points_file, output_format, quiet, run_check, show_trace, rtol, atol,
+         check_timeout, max_rows):
+    """Value and gradient of EXPR at a point (reverse-mode AD)."""
+    batch = points_file is not None or output_format is not None
+    _usage_errors((run_check and batch, "--check checks one point (--at), not a --points file"),
+                  (not run_check and (rtol, atol, check_timeout) != (None, None, None),
+                   "--rtol, --atol and --check-timeout go with --check"),
+                  (not show_trace and max_rows is not None, "--max-rows goes with --trace"),
+                  (show_trace and batch, "--trace explains one point (--at), not a --points file"))
+    if batch:
+        return _grad_points(inputs, wrt, points_file, output_format, as_json, quiet)
+    wrt = names(wrt)
+    # The check compares every variable, so its gradients (and notes) are about every variable too.
+    result = _differentiate(inputs, record=show_trace or run_check, wrt=None if run_check else wrt)
+    explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT
+    trace = output.trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows) if show_trace else None
+    check = output.checker(result, rtol, atol, check_timeout) if run_check else None
+    return output.report(result, as_json, precision, trace, check, wrt=wrt)
+
+
+def _grad_points(inputs: Inputs, wrt, points_file, output_format, as_json, quiet):
+    """`grad --points FILE`: the batch mode (gradcli.batch); --at fixes variables for every row."""
+    from ..batch.run import run_points
+
+    _usage_errors((points_file is None, "--format applies to --points output"),
+                  (as_json and output_format == "csv", "--json asks for JSON Lines output; it contradicts --format csv"),
+                  (points_file == "-" and inputs.from_stdin(),
+                   "the program and --points cannot both come from standard input"))
+    output_format = output_format or ("jsonl" if as_json else "csv")
+    graph = inputs.graph()
+    wanted = names(wrt) or ([name for name in graph.variables if name not in inputs.data] if inputs.data else None)
+    return run_points(graph, inputs.at, points_file, output_format, wanted,
+                      warn=lambda message: output.warn([message]), say=output.write_stderr, quiet=quiet)
+
+
+@cli.command("trace", epilog=epilog(*TRACE_EXAMPLES))
+@program_options(precision=TRACE_PRECISION)
+@wrt_option
+@max_rows_option
+def trace_command(inputs, as_json, precision, wrt, max_rows):
+    """Step-by-step backprop of EXPR at a point: forward pass, backward pass, branch sums, gradient.
+
+    With --wrt, only the steps on the paths to those names. With --json, the `grad --json`
+    object with a "trace" member: forward, backward and branches.
+    """
+    result = _differentiate(inputs, record=True, wrt=names(wrt))
+    trace = output.trace_printer(result, precision, max_rows)
+    if as_json:  # the same object as `grad --trace --json`
+        return output.report(result, True, precision, trace=trace)
+    from ..i18n import translator
+    from ..render.json import all_warnings
+    from ..render.trace import trace_view
+    from ..trace import build_trace
+
+    output.warn(all_warnings(result))
+    console = output.console()
+    console.print(trace_view(build_trace(result), translator(), precision, max_rows, console.width))
+    return ExitStatus.OK
+
+
+@cli.command("graph", epilog=epilog(*GRAPH_EXAMPLES))
+@program_options(precision=TRACE_PRECISION)
+@click.option("--format", "output_format", type=click.Choice(["tree", "dot", "mermaid"]), default="tree",
+              show_default=True, help="A Rich tree, Graphviz DOT or Mermaid flowchart text.")
+def graph_command(inputs, as_json, precision, output_format):
+    """The computational graph of EXPR; with --at each node shows its value and gradient.
+
+    With --json, one object with "nodes" and "edges" (and with --at `grad --json`'s members).
+    """
+    from ..render.graph import GraphPicture, dot_text, graph_object, mermaid_text, tree_view
+    from ..render.json import all_warnings
+
+    _usage_errors((as_json and output_format != "tree",
+                   f"--json prints the graph as one JSON object; it goes without --format {output_format}"))
+    result = _differentiate(inputs, record=True) if inputs.has_point else None
+    graph = result.graph if result else inputs.graph()
+    output.warn(all_warnings(result) if result else graph.notes)
+    picture = GraphPicture(graph, result, precision)
+    if as_json:
+        output.echo_json(graph_object(picture))
+    elif output_format != "tree":
+        click.echo((dot_text if output_format == "dot" else mermaid_text)(picture), nl=False)
+    else:
+        console = output.console()
+        console.print(tree_view(picture, console.width))
+    return ExitStatus.OK
+
+
+@cli.command("eval", epilog=epilog(*EVAL_EXAMPLES))
+@program_options
+def eval_command(inputs, as_json, precision):
+    """The value of EXPR at a point."""
+    from ..api import value_at
+    from ..formatting import format_value
+
+    graph = inputs.graph()
+    value, at, warnings = value_at(graph, inputs.at)
+    output.warn(warnings)
+    if as_json:
+        from ..render.json import value_object
+
+        output.echo_json(value_object(graph, at, value))
+    else:
+        click.echo(format_value(value, precision))
+    return ExitStatus.OK
+
+
+@cli.command(epilog=epilog(*CHECK_EXAMPLES, can_disagree=True))
+@program_options
+@check_options
+@click.option("--expect", "expect", multiple=True, type=ExpectType(), metavar="NAME=VALUE,...",
+              help="Your own ∂f/∂NAME values; a decimal counts to the digits typed (0.39 matches 0.3932).")
+@click.option("--expect-node", "expect_node", multiple=True, type=ExpectType(), metavar="NAME=VALUE,...",
+              help="Your ∂f/∂NAME for intermediate nodes (q, or t1 as traces label it): the first wrong "
+                   "step in backward order is explained.")
+def check(inputs, as_json, precision, rtol, atol, check_timeout, expect, expect_node):
+    """Check the gradient of EXPR: reverse mode vs SymPy vs finite differences (and your numbers)."""
+    from ..check import resolve_node
+
+    result = _differentiate(inputs, record=True)  # the check reads the edges
+    expected = expectations(expect + expect_node)
+    for expectation in expected:  # before any output: a wrong name is a usage error
+        resolve_node(result.graph, expectation.name)
+    checked = output.checker(result, rtol, atol, check_timeout, expected)
+    return output.report(result, as_json, precision, check=checked, gradient=False)
+
+
+@cli.command(epilog=epilog(*DIFF_EXAMPLES))
+@program_options
+@wrt_option
+@click.option("--latex", is_flag=True, help="LaTeX formulas.")
+@click.option("--plain", is_flag=True, help="One plain line per partial, `df/dx = ...`, for scripts.")
+@click.option("--timeout", "--check-timeout", "timeout", type=FiniteRange(min=0, min_open=True, max=MAX_TIMEOUT),
+              metavar="SECONDS", help="Time limit for SymPy [default: 5]; past it, exit 2.")
+def diff(inputs, as_json, precision, wrt, latex, plain, timeout):
+    """Each partial derivative of EXPR as a simplified formula (SymPy); with --at also its value."""
+    from ..diff import symbolic_derivatives
+    from ..render.diff import diff_lines, diff_object, diff_view
+    from ..witness import DEFAULT_TIMEOUT
+
+    _usage_errors((latex and plain, "choose one of --latex and --plain"))
+    graph = inputs.graph()
+    wanted = names(wrt) or ([name for name in graph.variables if name not in inputs.data] if inputs.data else None)
+    derivatives = symbolic_derivatives(graph, wanted, inputs.at if inputs.has_point else None,
+                                       DEFAULT_TIMEOUT if timeout is None else timeout)
+    document = diff_object(derivatives)
+    output.warn(document["warnings"])
+    if as_json:
+        output.echo_json(document)
+    elif latex or plain:
+        for line in diff_lines(derivatives, latex, precision):
+            click.echo(line)
+    else:
+        # A table where it fits, else stacked; a formula wider than the terminal is not cut (the terminal wraps it).
+        output.console().print(diff_view(derivatives, precision), crop=False)
+    return ExitStatus.OK
