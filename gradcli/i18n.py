@@ -362,6 +362,7 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
     "{option} {part}: no value after {name}=": "{option} {part}: {name}= の後に値がない",
     "{name} is given twice in --at": "{name} が --at で二度与えられている",
     "{name} is expected twice": "{name} の期待値が二度与えられている",
+    "--{option} {binding}: {reason}": "--{option} {binding}: {reason}",  # the reason of an option's error, translated
     "--wrt: no names given (example: --wrt x,q)": "--wrt: 名前がない（例: --wrt x,q）",
     # ----- reading the program -----
     "cannot read {path}: {reason}": "{path} を読めない: {reason}",
