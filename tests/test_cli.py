@@ -769,6 +769,7 @@ def test_a_missing_dependency_is_not_an_internal_error(missing, args):
     assert done.returncode == ExitStatus.BAD_INPUT, done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
     assert f"pip install {missing}" in done.stderr
+    assert done.stdout == ""  # not a CSV header and then nothing
 
 
 # ----- --data and trace --wrt: no gradient for what nobody asked about -----

@@ -24,6 +24,8 @@ def run_points(graph: Graph, at: Mapping[str, float], points_file: str, output_f
     Exit status: 0, or 2 if some row's input is unusable, else 3 if some row has a math error
     (notes do not change it). `terminal` overrides whether stderr counts as a terminal (for the progress bar).
     """
+    import numpy  # noqa: F401 - before any output: an installation without NumPy writes no half a file
+
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     source_name = "standard input" if points_file == "-" else points_file
