@@ -18,6 +18,7 @@ import unicodedata
 from array import array
 
 from .errors import GradcliError, LimitError, ParseError
+from .formatting import format_value
 from .graph import Graph, unused_name
 from .ops import CONSTANTS, FUNCTIONS, INFIX, NEG_BP, OPS, PREFIX, arity_text
 from .parse_shapes import LearnedShapes
@@ -496,7 +497,7 @@ class _Parser:
             )
         if name in CONSTANTS:
             line = _line(self.source, self.columns(token)[0])
-            graph.notes.append(f"{name} = … on line {line} hides the constant {name} ({CONSTANTS[name]:.12g}) "
+            graph.notes.append(f"{name} = … on line {line} hides the constant {name} ({format_value(CONSTANTS[name])}) "
                                f"from that line on")
 
     # ----- expressions: a shunting-yard loop with matklad's binding powers -----
