@@ -38,6 +38,10 @@ class BindingError(GradcliError):
     """A value given with --at (or the API's keywords) is missing, malformed or not allowed."""
 
 
+class ShapeError(GradcliError):
+    """Operands whose shapes do not fit the operation (a 2×2 matrix times a vector of 3)."""
+
+
 class LimitError(GradcliError):
     """The input is larger than a documented limit."""
 

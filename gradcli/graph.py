@@ -16,7 +16,7 @@ class Graph:
 
     __slots__ = (
         "source", "ops", "inputs", "names", "starts", "ends", "columns", "constants", "variables", "intermediates",
-        "output", "output_name", "notes",
+        "output", "output_name", "notes", "attributes", "uses_arrays",
     )
 
     def __init__(self, source: str):
@@ -33,6 +33,8 @@ class Graph:
         self.output = -1
         self.output_name = "f"
         self.notes: list[str] = []  # about the program text (a constant's name assigned), warned like api.bind's
+        self.attributes: dict[int, dict] = {}  # node -> its op's keyword arguments and index (axis=0, z[1])
+        self.uses_arrays = False  # some node is an array op (matmul, sum, ...): the program needs the array path
 
     def __len__(self) -> int:
         return len(self.ops)

@@ -20,6 +20,13 @@ Fields of an `Op` (in the spirit of PyTorch's derivatives.yaml):
             the given input slots and which value the partials give there; the formulas
             implement it, this names it. pow has two: one in its base, one in its exponent
   gate      the gate pattern a trace mentions (CS231n: add distributes, mul swaps, max routes)
+  shape     shape(*input_shapes, **attributes) -> output shape, for array ops (matmul, sum, ...);
+            None: elementwise, the inputs broadcast as NumPy's do
+  vjp       array ops only: one rule per input, vjp(xp, g, out, *inputs, **attributes) -> the
+            contribution to that input (g is the upstream gradient, in the output's shape);
+            elementwise ops have none: their contribution is g × partial, summed back to the
+            input's shape (a broadcast forward is a sum backward)
+  keywords  the keyword arguments a call takes, with their defaults ({"axis": None})
 
 Conventions at non-differentiable points (also in the README): relu'(0) = 0, abs'(0) = 0,
 max/min ties split the gradient evenly among the tied inputs, sqrt'(0) = +inf, and
@@ -84,7 +91,8 @@ class Op:
     A plain slotted class rather than a dataclass: this module is on every start-up path.
     """
 
-    __slots__ = ("name", "arity", "syntax", "forward", "partials", "show", "sympy", "domain", "kinks", "gate")
+    __slots__ = ("name", "arity", "syntax", "forward", "partials", "show", "sympy", "domain", "kinks", "gate",
+                 "shape", "vjp", "keywords")
 
     def __init__(
         self,
@@ -98,10 +106,14 @@ class Op:
         domain: Callable[..., str | None] | None = None,
         kinks: tuple[Kink, ...] = (),
         gate: str | None = None,
+        shape: Callable | None = None,
+        vjp: tuple[Callable, ...] | None = None,
+        keywords: dict[str, object] | None = None,
     ):
         self.name, self.arity, self.syntax = name, arity, syntax
         self.forward, self.partials, self.show, self.sympy = forward, partials, show, sympy
         self.domain, self.kinks, self.gate = domain, kinks, gate
+        self.shape, self.vjp, self.keywords = shape, vjp, keywords
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -117,6 +129,11 @@ class Op:
         if isinstance(syntax, Prefix):
             return syntax.symbol
         return syntax.names[0]
+
+    @property
+    def elementwise(self) -> bool:
+        """Whether the op applies to each element (its partials are per element): no VJP rule."""
+        return self.vjp is None
 
     def local(self, xp, i: int, out, inputs):
         """∂out/∂inputs[i] at this point."""
@@ -418,7 +435,9 @@ OPERATIONS = (
 
 OPS: dict[str, Op] = {op.name: op for op in OPERATIONS}
 assert len(OPS) == len(OPERATIONS), "op names must be unique"
-assert all(op.arity is None or len(op.partials) == op.arity for op in OPERATIONS), "one partial per input"
+assert all(op.arity is None or len(op.partials) == op.arity for op in OPERATIONS if op.elementwise), \
+    "one partial per input"
+ELEMENTWISE = tuple(op for op in OPERATIONS if op.elementwise)  # the ops with scalar semantics
 
 # Leaves of the graph: they have no rule and are given their value, not computed.
 VARIABLE = "var"
