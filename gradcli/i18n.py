@@ -270,6 +270,9 @@ BATCH = {  # grad --points (gradcli/batch/, render/progress.py); the output's co
     "the keys {first} and {second} both name {name}": "キー {first} と {second} がどちらも {name} を指す",
 }
 
+SHAPES = {  # values with shapes: shape errors, array values, the array path (shapes.py, values.py, array_engine.py)
+}
+
 PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
     # ----- the program as a whole -----
     "the program has {chars} characters; the limit is {limit}": "プログラムが {chars} 文字ある。上限は {limit} 文字",
@@ -399,7 +402,7 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
     "square root of a negative number ({value})": "負の数の平方根（{value}）",
 }
 
-JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **PARSE, **GRADIENT, **FRAMES, **MESSAGES}
+JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **SHAPES, **PARSE, **GRADIENT, **FRAMES, **MESSAGES}
 _TEMPLATES = {english: japanese for english, japanese in JAPANESE.items() if english not in FRAMES}
 
 
