@@ -299,11 +299,7 @@ def reverse_mode_breakdown(graph: Graph, edges: list[Edge], node: int, gradient:
     contributions for nan; an infinite local partial for ±inf. None when no step explains it.
     """
     infinite = math.isinf(gradient)
-    depends = bytearray(len(graph.ops))  # 1 for the nodes that depend on `node`: its paths to the output
-    depends[node] = 1
-    for consumer, inputs in enumerate(graph.inputs):
-        if any(depends[j] for j in inputs):
-            depends[consumer] = 1
+    depends = engine.needs_gradient(graph, (node,))  # 1 for `node` and the nodes on its paths to the output
     labels = graph.labels()
     for edge in edges:  # in backward order: every edge into a node comes before the edges out of it
         if not depends[edge.input]:

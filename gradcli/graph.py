@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from array import array
 
-from .ops import Infix, Op, Prefix
+from .ops import CONSTANT, VARIABLE, Infix, Op, Prefix
 
 
 class Graph:
@@ -71,6 +71,13 @@ class Graph:
 
     def is_variable(self, node: int) -> bool:
         return self.ops[node] is None and node not in self.constants
+
+    def op_name(self, node: int) -> str:
+        """The op's stable name, or `var`/`const` for a leaf (as the JSON documents name them)."""
+        op = self.ops[node]
+        if op is not None:
+            return op.name
+        return CONSTANT if node in self.constants else VARIABLE
 
     def labels(self) -> list[str]:
         """A short stable name per node: its own name, a constant's text, the output's name (`f`,
@@ -158,6 +165,23 @@ def _pieces(op: Op, inputs: tuple[int, ...]) -> list[str | int]:
         pieces.append(j)
     pieces.append(")")
     return pieces
+
+
+def reaching_output(inputs: list[tuple[int, ...]], output: int) -> bytearray:
+    """1 for the nodes the output depends on, itself included: what any gradient or formula of it can involve.
+
+    Takes the bare input lists (a Graph's, or a SymbolicJob's in the SymPy process). One reverse
+    loop from the output: every input comes before its consumer, so a node's mark is final when
+    the loop reaches it. (The nodes the reverse sweep passed gradient to, which --wrt and --data
+    narrow down, are the trace's `reached`.)
+    """
+    reaches = bytearray(len(inputs))
+    reaches[output] = 1
+    for node in range(output, -1, -1):
+        if reaches[node]:
+            for j in inputs[node]:
+                reaches[j] = 1
+    return reaches
 
 
 def apply_text(op: Op, operands: list[str]) -> str:

@@ -53,7 +53,7 @@ TRACE = {
     "constant": "定数",
     # ----- rows and notes -----
     "via {consumer}": "{consumer} 経由",
-    "via {consumer}, input {slot}": "{consumer} 経由、入力 {slot}",
+    "via {consumer}, input {slot}": "{consumer} の入力 {slot} 経由",
     "sum of the {count} contributions below": "下の {count} 個の寄与の合計",
     "⋮ {count} {rows} left out ({first}–{last}); --max-rows sets how many are shown":
         "⋮ {count} {rows}を省略（{first}–{last}）; 表示数は --max-rows で変えられる",
@@ -215,8 +215,7 @@ GRAPH = {  # gradcli graph (render/graph.py)
     "(see above)": "（上を参照）",
     "(inputs below)": "（入力は下に続く）",
     "(continued)": "（続き）",
-    "contribution via {consumer} = {value}": "{consumer} 経由の寄与 = {value}",
-    "contribution via {consumer}, input {slot} = {value}": "{consumer} 経由（入力 {slot}）の寄与 = {value}",
+    "contribution {via} = {value}": "{via}の寄与 = {value}",  # {via}: the trace's `via a`
     "(the sum of {count} contributions)": "（{count} 個の寄与の合計）",
     "Σ: a node used more than once. Each use shows the contribution along its edge; "
     "∂{out}/∂node, their sum, stands at its first use.":

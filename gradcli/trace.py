@@ -15,7 +15,7 @@ from .api import Result
 from .engine import Edge, Note
 from .graph import Graph
 from .formatting import format_value, json_value
-from .ops import CONSTANT, VARIABLE, Op
+from .ops import Op
 
 
 class BackwardRow(NamedTuple):
@@ -41,14 +41,17 @@ class Branch(NamedTuple):
 class Trace:
     """Everything a trace shows, indexed by node; labels are the names the trace prints."""
 
-    __slots__ = ("result", "labels", "backward", "branches", "branch_nodes")
+    __slots__ = ("result", "labels", "backward", "branches", "branch_of", "reached")
 
     def __init__(self, result: Result, labels: list[str], backward: list[BackwardRow], branches: list[Branch]):
         self.result = result
         self.labels = labels
         self.backward = backward  # from the output back
         self.branches = branches  # in evaluation order
-        self.branch_nodes = {branch.node for branch in branches}
+        self.branch_of = {branch.node: branch for branch in branches}
+        # The nodes the sweep passed gradient to (each has a backward row): graph.reaching_output narrowed
+        # to the partials taken (--wrt, --data), so these are the nodes whose ∂f/∂node is shown.
+        self.reached = {row.node for row in backward}
 
     @property
     def graph(self) -> Graph:
@@ -58,13 +61,6 @@ class Trace:
     def output(self) -> str:
         """The name of the output, the `f` of ∂f/∂node."""
         return self.result.output
-
-    def op_name(self, node: int) -> str:
-        """The op's stable name, or `var`/`const` for a leaf."""
-        op = self.graph.ops[node]
-        if op is not None:
-            return op.name
-        return CONSTANT if node in self.graph.constants else VARIABLE
 
     def formula(self, node: int) -> str:
         """`t1 * z` for an operation node, the label itself for a leaf."""
@@ -211,16 +207,13 @@ def build_trace(result: Result) -> Trace:
         incoming[edge.input] += 1
         edges_of.setdefault(edge.consumer, []).append(edge)
 
-    reached = bytearray(n)  # the sweep passed gradient to it (or it is the output)
+    # A row for each node the sweep passed gradient to, and for the output when it passed any (or is a variable).
     output = graph.output
-    reached[output] = bool(edges_of) or graph.is_variable(output)
-    for node in range(n):
-        if incoming[node]:
-            reached[node] = 1
+    output_row = bool(edges_of) or graph.is_variable(output)
     backward: list[BackwardRow] = []
     grads = result.grads
     for node in range(n - 1, -1, -1):
-        if reached[node]:
+        if incoming[node] or (node == output and output_row):
             backward.append(BackwardRow(node, grads[node], edges_of.get(node, []), notes_at.get(node, [])))
 
     branch_terms: dict[int, list[Edge]] = {}
@@ -239,7 +232,7 @@ def trace_object(trace: Trace) -> dict:
     values = trace.result.values
     return {
         "forward": [
-            {"node": labels[node], "op": trace.op_name(node), "inputs": [labels[j] for j in graph.inputs[node]],
+            {"node": labels[node], "op": graph.op_name(node), "inputs": [labels[j] for j in graph.inputs[node]],
              "value": json_value(values[node])}
             for node in range(len(graph.ops))
         ],

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import engine, scalar
-from .graph import Graph
+from .graph import Graph, reaching_output
 from .formatting import format_value
 from .ops import CONSTANTS, OPS
 
@@ -74,17 +74,6 @@ def job_for(graph: Graph, job_class: type = SymbolicJob, **fields) -> SymbolicJo
         graph.output_name,
         **fields,
     )
-
-
-def reaching_output(inputs: list, output: int) -> bytearray:
-    """1 for the nodes the output depends on (one reverse loop)."""
-    reaches = bytearray(len(inputs))
-    reaches[output] = 1
-    for node in range(output, -1, -1):
-        if reaches[node]:
-            for j in inputs[node]:
-                reaches[j] = 1
-    return reaches
 
 
 def program_size(graph: Graph) -> tuple[int, int]:

@@ -436,6 +436,28 @@ def test_expect_node_at_a_branch_shows_every_contribution():
     assert sorted(step["contribution"] for step in first["steps"]) == [2, 6]
 
 
+@pytest.mark.parametrize("source, at, expect, partial, japanese", [
+    ("x^3", "x=2", "x=10", "∂f/∂x = 3·x² = 12", "∂f/∂x = 3·x² = 12"),  # 3·2² = 12: the exponent put in
+    ("max(x,y)", "x=1,y=1", "x=1", "∂f/∂x = ½ (2 inputs equal the largest) = 0.5",
+     "∂f/∂x = ½（2 つの入力が最大値に等しい） = 0.5"),  # a tie: each input's share
+    ("q = x + y; f = max(q, 3)", "x=1,y=2", "q=1", "∂f/∂q = ½ (2 inputs equal the largest) = 0.5",
+     "∂f/∂q = ½（2 つの入力が最大値に等しい） = 0.5"),
+], ids=["power", "tie", "tie-with-a-constant"])
+def test_the_first_wrong_step_shows_the_partial_that_gives_its_number(source, at, expect, partial, japanese):
+    """The explanation shows each local partial as the trace does, a formula that gives the number beside it,
+    not the op table's `b·a^(b-1)` or a false `1 if x is the largest else 0` at a tie."""
+    option = "--expect-node" if expect.startswith("q") else "--expect"
+    wide = {"COLUMNS": "200"}
+    run = run_cli("check", source, "--at", at, option, expect, env=wide)
+    assert run.code == ExitStatus.CHECK_FAILED
+    [line] = [line for line in run.stdout.splitlines() if line.startswith("  via ")]
+    assert f"local {partial} → " in line and "^(3-1)" not in line and "largest else" not in line
+    assert f" {partial} " in run_cli("trace", source, "--at", at, env=wide).stdout  # the trace's row of that edge
+    steps = run_cli("check", source, "--at", at, option, expect, "--json").json()["check"]["first_wrong"]["steps"]
+    assert [step["local_formula"] for step in steps] == [partial.split(" = ")[1]]
+    assert japanese in run_cli("check", source, "--at", at, option, expect, "--lang", "ja", env=wide).stdout
+
+
 def test_no_line_of_a_check_ends_in_spaces(monkeypatch):
     # The witnesses table, "Your numbers" and the unconfirmed-partials table: Rich pads cells.
     run = run_cli("check", "q = x + y; f = q * z", "--at", "x=-2,y=5,z=-4", "--expect-node", "q=4", "--expect", "z=3")

@@ -334,6 +334,29 @@ def test_the_nodes_that_need_a_gradient_are_those_that_depend_on_a_name(source):
     assert list(gradcli.engine.needs_gradient(graph)) == depends_on(graph, names)
 
 
+def ancestors_of_output(graph) -> list[int]:
+    """1 for the output and every node it depends on, found by a walk up from the output."""
+    flags = [0] * len(graph.ops)
+    stack = [graph.output]
+    while stack:
+        j = stack.pop()
+        if not flags[j]:
+            flags[j] = 1
+            stack.extend(graph.inputs[j])
+    return flags
+
+
+@pytest.mark.parametrize("source", [
+    *(random_program(seed)[0] for seed in SEEDS),
+    "u = x*y; v = z + 1; u*2",  # v, z and 1 do not reach the output
+    "a = x*2; b = a + y; a",  # the output is consumed later, by a step that does not reach it
+    "x",
+])
+def test_reaching_output_marks_the_nodes_the_output_depends_on(source):
+    graph = gradcli.parse(source)
+    assert list(gradcli.graph.reaching_output(graph.inputs, graph.output)) == ancestors_of_output(graph)
+
+
 SOFTMAX_XENT = ("s = exp(z1) + exp(z2) + exp(z3); "
                 "L = -(y1*log(exp(z1)/s) + y2*log(exp(z2)/s) + y3*log(exp(z3)/s))")
 SOFTMAX_AT = {"z1": 2.0, "z2": 1.0, "z3": 0.1, "y1": 1.0, "y2": 0.0, "y3": 0.0}
@@ -465,6 +488,15 @@ def test_depth_needs_no_recursion(source, value, gradient):
         graph.program()
     assert result.value == value
     assert result.gradient == {"x": gradient}
+
+
+def test_reaching_output_needs_no_recursion():
+    """The output a1 = x*y comes first; the 100 000 steps after it do not reach it."""
+    graph = gradcli.parse("a1 = x*y\n" + "".join(f"a{k} = a{k - 1} + x\n" for k in range(2, DEPTH)) + "a1")
+    with shallow_recursion_limit():
+        reaches = gradcli.graph.reaching_output(graph.inputs, graph.output)
+    assert [node for node, flag in enumerate(reaches) if flag] == [graph.variables["x"], graph.variables["y"],
+                                                                    graph.intermediates["a1"]]
 
 
 def test_the_recursion_guard_itself_works():

@@ -448,6 +448,23 @@ def english_words(text: str, program_words: set[str]) -> set[str]:
     return set(ENGLISH_WORD.findall(text)) - program_words
 
 
+@pytest.mark.parametrize("lang, contribution, via", [
+    ("en", r"contribution (via .+?) = (\S+)", r"(\S+) \((via [^)]+)\)"),
+    ("ja", r"(\S+(?: の入力 \d+)? 経由)の寄与 = (\S+)", r"(\S+) \(([^)]+経由)\)"),
+], ids=["en", "ja"])
+@pytest.mark.parametrize("program, at", [("x*x", "x=3"), ("a = x + y; b = max(y, z); f = a*b", "x=1,y=2,z=0"),
+                                         ("q = x*y; f = q*q + sin(q)", "x=1,y=2")], ids=["x*x", "branch", "both"])
+def test_the_tree_and_the_trace_say_where_a_contribution_comes_from_in_the_same_words(lang, contribution, via,
+                                                                                    program, at):
+    """`via a`, or `via t1, input 2` when one step takes the node twice: the tree's edges and the trace's branch
+    sums name each contribution alike, in either language."""
+    tree = run_cli("graph", program, "--at", at, "--lang", lang, env={"COLUMNS": "200"}).stdout
+    trace = run_cli("trace", program, "--at", at, "--lang", lang, env={"COLUMNS": "200"}).stdout
+    in_tree = sorted((words, value) for words, value in re.findall(contribution, tree))
+    in_trace = sorted((words, value.strip("()")) for value, words in re.findall(via, trace))  # a negative term: (-1)
+    assert in_tree and in_tree == in_trace
+
+
 @pytest.mark.parametrize("choose", [["--lang", "ja"], []], ids=["--lang ja", "GRADCLI_LANG=ja"])
 def test_the_tree_speaks_japanese(choose):
     env = None if choose else {"GRADCLI_LANG": "ja"}
@@ -457,7 +474,7 @@ def test_the_tree_speaks_japanese(choose):
     assert english_words(branch.stdout, {"max"}) == set()
     assert "a 経由の寄与 = 2" in branch.stdout and "（上を参照）" in branch.stdout and "分岐ノード" in branch.stdout
     twice = run_cli("graph", "x*x", "--at", "x=3", *choose, env=env).stdout
-    assert "f 経由（入力 2）の寄与 = 3" in twice and english_words(twice, set()) == set()
+    assert "f の入力 2 経由の寄与 = 3" in twice and english_words(twice, set()) == set()
     chain = "; ".join(["q0 = x"] + [f"q{k} = sin(q{k - 1})" for k in range(1, 12)])
     narrow = run_cli("graph", chain, "--at", "x=1", *choose, env={**(env or {}), "COLUMNS": "40"}).stdout
     assert "（入力は下に続く）" in narrow and "（続き）" in narrow and english_words(narrow, {"sin"}) == set()

@@ -21,8 +21,8 @@ from ..check import (
     CONVENTION, LOCAL, MISMATCH, NOT_DIFFERENTIABLE, OK, UNAVAILABLE, UNCHECKED, UNDEFINED, WHOLE, CheckReport,
 )
 from ..formatting import format_value, json_value
-from ..i18n import message, tr
-from ..trace import edge_formula, local_formula
+from ..i18n import message, tr, translator
+from ..trace import edge_formula
 from ..witness import DIGITS
 
 # Short words for the table cell; the lines under the table say it in full.
@@ -229,7 +229,7 @@ def _one_sided(value: float | None, precision: int) -> str:
 
 
 def _local_mismatch_table(report: CheckReport, labels: list[str], precision: int) -> Table:
-    graph = report.result.graph
+    graph, values, t = report.result.graph, report.result.values, translator()
     table = Table(title=tr("Local partials that SymPy does not confirm"), box=box.SIMPLE_HEAD, show_edge=False)
     for header in ("step", "partial"):
         table.add_column(tr(header), overflow="fold")
@@ -237,17 +237,11 @@ def _local_mismatch_table(report: CheckReport, labels: list[str], precision: int
         table.add_column(tr(header), justify="right", no_wrap=True)
     for mismatch in report.local_mismatches:
         edge = mismatch.edge
-        partial = _local_formula(graph, labels, edge.consumer, edge.slot)
+        partial = edge_formula(graph, labels, edge.consumer, edge.slot, values, t)
         table.add_row(Text(f"{labels[edge.consumer]} = {graph.formula(edge.consumer, labels)}"),
                       Text(f"∂{labels[edge.consumer]}/∂{labels[edge.input]} = {partial}"),
                       format_value(edge.local, precision), format_value(mismatch.sympy, precision))
     return table
-
-
-def _local_formula(graph, labels: list[str], consumer: int, slot: int) -> str:
-    """The op table's formula of one edge in the program's names, in the chosen language."""
-    op = graph.ops[consumer]
-    return local_formula(op, slot, [labels[j] for j in graph.inputs[consumer]], tr(op.shown(slot)))
 
 
 def _expectation_table(report: CheckReport, precision: int) -> Table:
@@ -268,7 +262,8 @@ def _expectation_table(report: CheckReport, precision: int) -> Table:
 
 
 def _first_wrong_view(report: CheckReport, labels: list[str], precision: int) -> Group:
-    graph = report.result.graph
+    """The first wrong number in backward order, and the steps that give its right value, as the trace shows them."""
+    graph, values, t = report.result.graph, report.result.values, translator()
     first = report.first_wrong
     out = report.result.output
     name = labels[first.node]
@@ -281,7 +276,7 @@ def _first_wrong_view(report: CheckReport, labels: list[str], precision: int) ->
     for edge in report.first_wrong_edges:
         consumer = labels[edge.consumer]
         local = format_value(edge.local, precision)
-        formula = _local_formula(graph, labels, edge.consumer, edge.slot)
+        formula = edge_formula(graph, labels, edge.consumer, edge.slot, values, t)
         local_text = local if formula == local else f"{formula} = {local}"  # "1", not "1 = 1"
         lines.append(Text("  " + tr(
             "via {step}: upstream {upstream} × local {local} → {contribution}",
@@ -296,7 +291,7 @@ def _first_wrong_view(report: CheckReport, labels: list[str], precision: int) ->
 
 def check_object(report: CheckReport) -> dict:
     """The "check" member of `grad --check --json` and `check --json`."""
-    graph = report.result.graph
+    graph, values = report.result.graph, report.result.values
     labels = graph.labels()
     tolerances = report.tolerances
     variables = {}
@@ -319,7 +314,8 @@ def check_object(report: CheckReport) -> dict:
         "locals": {
             "checked": report.local_checked,
             "mismatches": [{"node": labels[m.edge.consumer], "formula": graph.formula(m.edge.consumer, labels),
-                            "input": labels[m.edge.input], "partial": edge_formula(graph, labels, m.edge.consumer, m.edge.slot),
+                            "input": labels[m.edge.input],
+                            "partial": edge_formula(graph, labels, m.edge.consumer, m.edge.slot, values),
                             "ad": json_value(m.edge.local), "sympy": json_value(m.sympy)}
                            for m in report.local_mismatches],
         },
@@ -334,7 +330,7 @@ def check_object(report: CheckReport) -> dict:
             "name": first.name, "expected": json_value(first.expected), "right": json_value(first.right),
             "steps": [{"via": labels[e.consumer], "formula": graph.formula(e.consumer, labels),
                        "upstream": json_value(e.upstream), "local": json_value(e.local),
-                       "local_formula": edge_formula(graph, labels, e.consumer, e.slot),
+                       "local_formula": edge_formula(graph, labels, e.consumer, e.slot, values),
                        "contribution": json_value(e.contribution)} for e in report.first_wrong_edges],
         }
     return document
@@ -342,8 +338,3 @@ def check_object(report: CheckReport) -> dict:
 
 def _json_or_none(value: float | None):
     return None if value is None else json_value(value)
-
-
-def value_line(result, precision: int = 12) -> Text:
-    """`f = -12`: the main result of `check`, printed before the (slower) check."""
-    return Text.assemble((result.output, "bold"), " = ", (format_value(result.value, precision), "bold cyan"))

@@ -18,9 +18,9 @@ from ..api import Result
 from ..engine import Edge
 from ..graph import Graph
 from ..formatting import format_value, json_value
-from ..i18n import tr
-from ..ops import CONSTANT, VARIABLE
+from ..i18n import tr, translator
 from ..trace import Branch, build_trace, program_title
+from .trace import via_text
 
 MAX_TREE_DEPTH = 48  # deeper levels are summarised (a 10 000-deep chain would print megabytes of guides)
 MIN_LINE_CELLS = 28  # a tree line gets at least this many columns: deeper levels continue in a tree below
@@ -49,9 +49,9 @@ class GraphPicture:
         self.branches: dict[int, Branch] = {}  # nodes that receive gradient along several edges
         if result is not None:
             trace = build_trace(result)
-            self.reached = {row.node for row in trace.backward}
+            self.reached = trace.reached
             self.edges = {(edge.consumer, edge.slot): edge for edge in result.edges}
-            self.branches = {branch.node: branch for branch in trace.branches}
+            self.branches = trace.branch_of
 
     @property
     def output(self) -> str:
@@ -92,22 +92,12 @@ class GraphPicture:
             for slot, node in enumerate(node_inputs):
                 yield node, consumer, slot
 
-    def op_name(self, node: int) -> str:
-        """The op's stable name, or `var`/`const` for a leaf (as the trace's JSON names them)."""
-        op = self.graph.ops[node]
-        return op.name if op is not None else CONSTANT if node in self.graph.constants else VARIABLE
-
     # ----- the pieces of a tree line -----
 
     def contribution_text(self, edge: Edge) -> str:
-        """`contribution via a = 2`; `via t1, input 2` when the consumer uses the node twice (x*x)."""
-        terms = self.branches[edge.input].terms
-        consumer = self.labels[edge.consumer]
-        value = format_value(edge.contribution, self.precision)
-        if sum(term.consumer == edge.consumer for term in terms) > 1:
-            return tr("contribution via {consumer}, input {slot} = {value}", consumer=consumer, slot=edge.slot + 1,
-                      value=value)
-        return tr("contribution via {consumer} = {value}", consumer=consumer, value=value)
+        """`contribution via a = 2`, worded as the trace's branch sums word it."""
+        return tr("contribution {via} = {value}", via=via_text(self.graph, self.labels, edge, translator()),
+                  value=format_value(edge.contribution, self.precision))
 
     def branch_sum_text(self, node: int) -> str:
         """`∂f/∂y = 2 + 3 = 5`: the node's gradient as the sum of what each edge brings."""
@@ -329,7 +319,7 @@ def graph_object(picture: GraphPicture) -> dict:
         document = gradient_object(result)
     nodes = []
     for node, node_inputs in enumerate(graph.inputs):
-        entry = {"id": f"n{node}", "label": picture.labels[node], "op": picture.op_name(node),
+        entry = {"id": f"n{node}", "label": picture.labels[node], "op": graph.op_name(node),
                  "inputs": [f"n{j}" for j in node_inputs]}
         if result is not None:
             entry["value"] = json_value(result.values[node])

@@ -14,8 +14,9 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.text import Text
 
-from ..engine import KINK_NOTE, NONFINITE_NOTE, OVERFLOW_NOTE, Note
+from ..engine import KINK_NOTE, NONFINITE_NOTE, OVERFLOW_NOTE, Edge, Note
 from ..formatting import format_value
+from ..graph import Graph
 from ..trace import Trace, edge_formula, program_title
 from .text import GRAD, HEADING, LEGEND, VALUE, Columns, gap_line, gradient_table, shown_rows
 
@@ -146,8 +147,7 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
     labels = trace.labels
     values = trace.result.values
     out = trace.output
-    branch_nodes = trace.branch_nodes
-    branch_of = {branch.node: branch for branch in trace.branches}
+    branch_of = trace.branch_of
     rows = [row for row in trace.backward if row.edges]
     columns = Columns("<<<", indent=2, hang=True)
     if not rows:
@@ -169,7 +169,7 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
             summed = " + ".join(term if k == 0 else _factor(term) for k, term in enumerate(terms)) + " = "
         columns.line((name, HEADING), " = " + _cut(trace.formula(node)),
                      "    " + t("upstream") + f" ∂{out}/∂{name} = " + summed, (upstream, GRAD),
-                     ("  Σ" if node in branch_nodes else "", SUM), hang=2)
+                     ("  Σ" if node in branch_of else "", SUM), hang=2)
         if op.gate:
             columns.line(("  " + t(op.gate), GATE))
         kinked = False
@@ -183,7 +183,7 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
             formula = local if shown == local else f"{shown} = {local}"
             contribution = format_value(edge.contribution, precision)
             columns.row(
-                "→ " + input_name + (" Σ" if edge.input in branch_nodes else ""),
+                "→ " + input_name + (" Σ" if edge.input in branch_of else ""),
                 f"∂{name}/∂{input_name} = {formula}",
                 (f"{upstream} × {_factor(local)} = {contribution}" + (" ⚠" if kinked else ""), GRAD),
             )
@@ -191,6 +191,15 @@ def backward_view(trace: Trace, t: Callable[[str], str], precision: int, max_row
         for note in row.notes if not row.edges else ():
             columns.line((f"⚠ {labels[row.node]}: " + _note_text(trace, note, t), KINK))
     return columns
+
+
+def via_text(graph: Graph, labels: list[str], edge: Edge, t: Callable[[str], str]) -> str:
+    """Where a contribution comes from: `via a`, or `via t1, input 2` when the consumer takes the node
+    in more than one input (x*x), so that each of its terms says which."""
+    consumer = labels[edge.consumer]
+    if graph.inputs[edge.consumer].count(edge.input) > 1:
+        return t("via {consumer}, input {slot}").format(consumer=consumer, slot=edge.slot + 1)
+    return t("via {consumer}").format(consumer=consumer)
 
 
 def branch_lines(trace: Trace, t: Callable[[str], str], precision: int, max_rows: int | None = None,
@@ -207,15 +216,8 @@ def branch_lines(trace: Trace, t: Callable[[str], str], precision: int, max_rows
         branch = trace.branches[index]
         name = labels[branch.node]
         total = format_value(branch.total, precision)
-        uses: dict[int, int] = {}
-        for edge in branch.terms:
-            uses[edge.consumer] = uses.get(edge.consumer, 0) + 1
-        terms = []
-        for edge in branch.terms:
-            consumer = labels[edge.consumer]
-            via = (t("via {consumer}, input {slot}").format(consumer=consumer, slot=edge.slot + 1)
-                   if uses[edge.consumer] > 1 else t("via {consumer}").format(consumer=consumer))
-            terms.append((format_value(edge.contribution, precision), via))
+        terms = [(format_value(edge.contribution, precision), via_text(trace.graph, labels, edge, t))
+                 for edge in branch.terms]
         line = f"∂{out}/∂{name} = " + " + ".join(
             f"{value if k == 0 else _factor(value)} ({via})" for k, (value, via) in enumerate(terms)
         ) + f" = {total}"
