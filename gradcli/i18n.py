@@ -388,6 +388,22 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
     "the program and --points cannot both come from standard input": "プログラムと --points の両方を標準入力から読むことはできない",
     "choose one of --latex and --plain": "--latex と --plain のどちらか一方を選ぶ",
     "interrupted": "中断された",
+    # ----- click's own messages about options and commands -----
+    "No such option '{option}'. Did you mean {suggestion}?": "オプション {option} はない。{suggestion} のことか？",
+    "No such option '{option}'. (Did you mean one of: {suggestions}?)": "オプション {option} はない（候補: {suggestions}）",
+
+    "No such option '{option}'.": "オプション {option} はない。",
+    "No such command '{name}'.": "コマンド {name} はない。",
+    "Option '{option}' requires an argument.": "オプション {option} には値が必要。",
+    "Missing argument '{name}'.": "引数 {name} がない。",
+    "Invalid value for {param}: {reason}": "{param} の値が正しくない: {reason}",
+    "{value} is not a valid integer range.": "{value} は整数ではない。",
+    "{value} is not a valid float range.": "{value} は数ではない。",
+    "{value} is not in the range {range}.": "{value} は範囲 {range} に入っていない。",
+    "{value} is not one of {choices}.": "{value} は {choices} のどれでもない。",
+    "{value} is not a finite number.": "{value} は有限の数ではない。",
+    "{message} A program that starts with '-' goes last, after '--', with the options before it: {example}":
+        "{message} '-' で始まるプログラムは、オプションの後に '--' を置いてから最後に書く: {example}",
     # ----- math errors at the point (engine.math_error, the op table's domains) -----
     "math error in {op}: {reason}": "{op} で数学的なエラー: {reason}",
     "{expression} overflows a double": "{expression} が倍精度で表せないほど大きい",

@@ -861,3 +861,22 @@ def test_data_mistakes_are_bad_input(args, message):
     at = _assignments({**LOGITS, **LABELS})
     run = cli("grad", "--file", str(SOFTMAX), "--at", at if "y1=1" not in args else _assignments(LOGITS), *args)
     assert run.code == 2 and message in run.stderr, run.stderr
+
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("args", [
+    ["grad", "x", "--foo"], ["grad", "x", "--dat"], ["grad", "x", "--precision", "abc"],
+    ["grad", "x", "--precision", "40"], ["nope"], ["grad", "x", "--at"], ["grad", "x", "--lang", "fr"],
+    ["grad", "--at", "x=1", "-x"], ["grad", "x", "--check", "--points", "a"], ["grad", "x", "--at", "x=1_0"],
+    ["grad", "x*y", "--at", "x=1"], ["grad", "log(x)", "--at", "x=-1"], ["grad", "x", "--at", "x=1", "--data", "w"],
+])
+def test_usage_and_input_errors_speak_japanese(args):
+    english = cli(*args)
+    japanese = cli(*args, env={"GRADCLI_LANG": "ja"})
+    assert english.code == japanese.code and english.code in (ExitStatus.BAD_INPUT, ExitStatus.MATH_ERROR)
+    message = [line for line in japanese.stderr.splitlines() if "rror" in line or "エラー" in line][-1]
+    assert JAPANESE.search(message), japanese.stderr
+    carets = lambda run: [line for line in run.stderr.splitlines() if line.strip().startswith("|")]  # noqa: E731
+    assert carets(english) == carets(japanese)  # the program line and the caret under it are the same

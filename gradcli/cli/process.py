@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
                               f"gradcli {error.ctx.info_name} --at ... -- {shlex.quote(program)}")
         from ..i18n import message
 
-        error.message = message(error.message)
+        # click composes the shown text (a parameter's name, "Did you mean ...") at show time:
+        # translate that text, and leave click's frame (usage line, help hint) as it is.
+        shown = message(error.format_message())
+        error.format_message = lambda: shown
         on_stderr(error.show)
         return ExitStatus.BAD_INPUT if error.exit_code == 2 else error.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
