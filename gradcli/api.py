@@ -13,9 +13,15 @@ from .parse import parse, plain_number
 
 
 class Result:
-    """Value and gradient of a program at a point, with everything a renderer may show."""
+    """Value and gradient of a program at a point, with everything a renderer may show.
 
-    __slots__ = ("graph", "at", "values", "grads", "edges", "notes", "warnings", "shown", "data")
+    On the array path (vectors and matrices) `shapes` holds every node's shape, and whatever has
+    shape () is a Python float: the value, and each gradient of a scalar variable; any other
+    gradient is a read-only float64 array of its variable's shape. `shapes` is None on the
+    scalar path, where every value and gradient is a float.
+    """
+
+    __slots__ = ("graph", "at", "values", "grads", "edges", "notes", "warnings", "shown", "data", "shapes")
 
     def __init__(
         self,
@@ -28,8 +34,10 @@ class Result:
         warnings: list[str] = (),
         shown: list[str] | None = None,
         data: list[str] = (),
+        shapes: list[tuple[int, ...]] | None = None,
     ):
         self.graph, self.at, self.values, self.grads = graph, at, values, grads
+        self.shapes = shapes  # each node's shape, on the array path only
         self.edges = list(edges)  # every step of the reverse sweep, when recorded
         self.notes = list(notes)  # kinks and non-finite partials met on the way
         self.warnings = list(warnings)  # about the input, not the maths
@@ -67,21 +75,30 @@ def node_named(graph: Graph, name: str) -> int:
 def bind(graph: Graph, at: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
     """Check a point against a program: every variable has a finite value, and no constant does.
 
-    Returns the point in the program's variable order and warnings about unused names.
+    A value is a number, or a vector or matrix (nested lists, a NumPy array: values.as_value
+    checks it, and gives a float for one of shape ()). Returns the point in the program's
+    variable order and warnings about unused names.
     """
     warnings = list(graph.notes)
     point: dict[str, float] = {}
+    given: dict[str, float] = {}
     for name, value in at.items():
         if name in CONSTANTS and name not in graph.intermediates:
             raise BindingError(f"{name} is a constant ({CONSTANTS[name]}) and cannot be given a value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                value = float(value)
+            except OverflowError:
+                raise BindingError(f"the value of {name} is too large for a double") from None
+            if not math.isfinite(value):
+                raise BindingError(f"the value of {name} must be finite, not {value}")
+        elif isinstance(value, (list, tuple)) or hasattr(value, "__array__"):
+            from .values import as_value  # NumPy, only for a value that is not a number
+
+            value = as_value(name, value)
+        else:
             raise BindingError(f"the value of {name} must be a number, not {value!r}")
-        try:
-            value = float(value)
-        except OverflowError:
-            raise BindingError(f"the value of {name} is too large for a double") from None
-        if not math.isfinite(value):
-            raise BindingError(f"the value of {name} must be finite, not {value}")
+        given[name] = value
         if name not in graph.variables:
             if name in graph.names:
                 raise BindingError(f"{name} is computed by the program and cannot be given a value")
@@ -90,8 +107,13 @@ def bind(graph: Graph, at: Mapping[str, float]) -> tuple[dict[str, float], list[
     if missing:
         raise BindingError(f"no value for {', '.join(missing)}")
     for name in graph.variables:
-        point[name] = float(at[name])
+        point[name] = given[name]
     return point, warnings
+
+
+def _on_arrays(graph: Graph, point: dict) -> bool:
+    """Whether the program needs the array path here: it has an array op, or a value is an array."""
+    return graph.uses_arrays or any(type(value) is not float for value in point.values())
 
 
 def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False,
@@ -117,6 +139,10 @@ def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False,
         reported = [node_named(graph, name) for name in shown]
         sources = reported if wrt is not None else [*reported, *graph.intermediates.values()]
     point, warnings = bind(graph, at)
+    if _on_arrays(graph, point):
+        from .array_engine import differentiate_arrays  # NumPy is imported here, and only here
+
+        return differentiate_arrays(graph, point, warnings, shown, sources, data)
     values = forward(graph, leaf_values(graph, point))
     check_finite(graph, values)
     grads, edges, notes = backward(graph, values, record=record, reported=reported, sources=sources)
@@ -124,15 +150,20 @@ def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False,
 
 
 def value_at(graph: Graph, at: Mapping[str, float]) -> tuple[float, dict[str, float], list[str]]:
-    """The output's value alone (no reverse sweep)."""
+    """The output's value alone (no reverse sweep): a float, or an array on the array path."""
     point, warnings = bind(graph, at)
+    if _on_arrays(graph, point):
+        from .array_engine import value_of_arrays
+
+        return value_of_arrays(graph, point), point, warnings
     values = forward(graph, leaf_values(graph, point))
     check_finite(graph, values)
     return values[graph.output], point, warnings
 
 
 def grad(source: str, at: Mapping[str, float] | None = None, /, **bindings: float) -> Result:
-    """Value and gradient of a program: `grad("(x+y)*z", x=-2, y=5, z=-4)`.
+    """Value and gradient of a program: `grad("(x+y)*z", x=-2, y=5, z=-4)`, or with vectors and
+    matrices (lists or NumPy arrays): `grad("sum(W @ x)", W=[[1, 2], [3, 4]], x=[0.5, -1])`.
 
     Names that cannot be keyword arguments (`θ=3` works, a Python keyword such as `lambda` does
     not) go in the mapping `at`.

@@ -11,9 +11,11 @@ Fields of an `Op` (in the spirit of PyTorch's derivatives.yaml):
   partials  one local partial ∂out/∂input per input, each partial(xp, out, *inputs), so `out`
             (the forward result) is in scope as in the textbooks; a variadic op gives one
             rule partial(xp, i, out, *inputs) instead
-  show      how the trace prints each local partial (a, b: the inputs; out: the result)
+  show      how the trace prints each local partial (a, b: the inputs; out: the result); for
+            an array op, each VJP in matrix form (δ: the upstream gradient)
   sympy     sympy(sp, *inputs): the op's SymPy counterpart, forward only; the checker
-            differentiates it independently, it is never fed our partials
+            differentiates it independently, it is never fed our partials (None: an array op
+            whose counterpart on arrays of symbols is not written yet)
   domain    domain(*inputs) -> reason or None, consulted when a value is not finite, so a
             math error can say why ("log of a negative number") instead of just "nan"
   kinks     Kink(at(*inputs) -> bool, convention, inputs): where the op is not differentiable in
@@ -38,6 +40,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
+from . import array_rules, shapes
 from .formatting import format_value
 
 
@@ -102,7 +105,7 @@ class Op:
         forward: Callable,
         partials: tuple[Callable, ...],
         show: tuple[str, ...],
-        sympy: Callable,
+        sympy: Callable | None,
         domain: Callable[..., str | None] | None = None,
         kinks: tuple[Kink, ...] = (),
         gate: str | None = None,
@@ -425,6 +428,56 @@ OPERATIONS = (
        sympy=lambda sp, *inputs: sp.Min(*inputs),
        kinks=(Kink(_is_min_tie, _TIE),),
        gate="min gate: routes the gradient to the smallest input"),
+    # ----- vectors and matrices: array ops, each with a shape rule and one VJP per input -----
+    # No dot(u, v) alias yet: `dot` names an intermediate in a CS231n example (examples/cs231n-neuron.grad),
+    # and the parser refuses to assign a function's name.
+    Op("matmul", 2, (Infix(("@",), *MUL_BP),),
+       forward=array_rules.matmul,
+       partials=(),
+       show=("δ bᵀ", "aᵀ δ"),
+       sympy=lambda sp, a, b: a @ b,
+       shape=shapes.matmul_shape,
+       vjp=(array_rules.matmul_vjp_left, array_rules.matmul_vjp_right)),
+    Op("sum", 1, (Call(("sum",)),),
+       forward=array_rules.total,
+       partials=(),
+       show=("δ, broadcast to a's shape",),
+       sympy=lambda sp, a, axis=None: a.sum(axis=axis),
+       shape=shapes.reduction("sum"),
+       vjp=(array_rules.total_vjp,),
+       keywords={"axis": None}),
+    Op("mean", 1, (Call(("mean",)),),
+       forward=array_rules.mean,
+       partials=(),
+       show=("δ/n, broadcast to a's shape",),
+       sympy=lambda sp, a, axis=None: a.mean(axis=axis),
+       shape=shapes.reduction("mean"),
+       vjp=(array_rules.mean_vjp,),
+       keywords={"axis": None}),
+    Op("softmax", 1, (Call(("softmax",)),),
+       forward=array_rules.softmax,
+       partials=(),
+       show=("out ⊙ (δ - Σ δ⊙out)",),
+       sympy=None,
+       shape=shapes.along_axis("softmax"),
+       vjp=(array_rules.softmax_vjp,),
+       keywords={"axis": -1}),
+    Op("log_softmax", 1, (Call(("log_softmax",)),),
+       forward=array_rules.log_softmax,
+       partials=(),
+       show=("δ - exp(out) Σ δ",),
+       sympy=None,
+       shape=shapes.along_axis("log_softmax"),
+       vjp=(array_rules.log_softmax_vjp,),
+       keywords={"axis": -1}),
+    Op("logsumexp", 1, (Call(("logsumexp",)),),
+       forward=array_rules.logsumexp,
+       partials=(),
+       show=("δ softmax(a)",),
+       sympy=None,
+       shape=shapes.across_axis("logsumexp"),
+       vjp=(array_rules.logsumexp_vjp,),
+       keywords={"axis": -1}),
     # ----- naming -----
     Op("copy", 1, (),  # `q = x` gives the name q a node of its own
        forward=lambda xp, a: a,

@@ -58,6 +58,7 @@ _GROUP_ENDS = (")", ",", ";", _END)  # with a newline outside parentheses
 
 _INFIX = {symbol: (op, syntax.left_bp, syntax.right_bp) for symbol, (op, syntax) in INFIX.items()}
 _MULTIPLY = _INFIX["*"]
+_MATMUL = OPS["matmul"]
 _NEGATE = PREFIX["-"][0]
 _COPY = OPS["copy"]
 
@@ -264,6 +265,8 @@ class _Parser:
         if self.last is None:
             raise ParseError("the program is empty: write an expression such as (x+y)*z", (0, len(self.source)), self.source)
         graph = self.graph
+        if "@" in text and _MATMUL in graph.ops:  # `@` is built in the loop, which sets no flag
+            graph.uses_arrays = True
         node, name = self.last
         graph.output = node
         graph.intermediates = self.defined
@@ -428,13 +431,15 @@ class _Parser:
                     if not depth:
                         raise self.error("unbalanced ')': there is no '(' to close", i)
                     _, kind, function, first, height = operators[-1]
-                    if kind == _CALL and len(operands) == height + 1 and 1 in FUNCTIONS[function]:
-                        # close() inlined for the common call of one argument, as in `exp(x*c)`
+                    unary = FUNCTIONS[function].get(1) if kind == _CALL and len(operands) == height + 1 else None
+                    if unary is not None and unary.vjp is None:
+                        # close() inlined for the common call of one argument to an elementwise op, as
+                        # in `exp(x*c)`; an array op (sum, softmax) goes to close(), which marks the graph
                         operators.pop()
                         first += base
                         a = operands[-1][0]
                         operands[-1] = (len(ops), first, i + base)
-                        add_op(FUNCTIONS[function][1])
+                        add_op(unary)
                         add_inputs((a,))
                         add_name(None)
                         add_start(first)
@@ -518,6 +523,8 @@ class _Parser:
             raise self.error_at(f"{name}() takes {arity_text(name)}, {len(arguments)} given", first, i + self.base)
         last = i + self.base
         operands.append((self.graph.add(op, tuple(a for a, _, _ in arguments), first, last), first, last))
+        if not op.elementwise:
+            self.graph.uses_arrays = True
 
     # ----- leaves -----
 

@@ -20,10 +20,11 @@ import sympy as sp
 
 import gradcli
 from gradcli import scalar
-from gradcli.ops import FUNCTIONS, INFIX, OPERATIONS, OPS, PREFIX, Call, Infix, Prefix
+from gradcli.ops import ELEMENTWISE, FUNCTIONS, INFIX, OPERATIONS, OPS, PREFIX, Call, Infix, Prefix
 
-# Points inside each op's domain, away from kinks, branch cuts and poles. Every op of the table
-# must have an entry: a new op without points fails test_every_op_has_points.
+# Points inside each op's domain, away from kinks, branch cuts and poles. Every elementwise op of
+# the table must have an entry: a new op without points fails test_every_op_has_points. (Array ops
+# are tested on arrays, in tests/test_array_engine.py.)
 POINTS: dict[str, list[tuple[float, ...]]] = {
     "add": [(1.5, -2.25), (-0.3, 0.7), (3.0, 4.0)],
     "sub": [(1.5, -2.25), (-0.3, 0.7), (3.0, 4.0)],
@@ -64,11 +65,13 @@ NEGATIVE_BASE = [(-2.0, 3.0), (-1.5, 2.0), (-0.5, -3.0)]
 DOCUMENTED_FUNCTIONS = {
     "exp", "log", "ln", "log2", "log10", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
     "sinh", "cosh", "tanh", "sigmoid", "relu", "softplus", "abs", "max", "min", "pow",
+    # vectors and matrices (issue 12)
+    "sum", "mean", "softmax", "log_softmax", "logsumexp",
 }
 
 
 def cases() -> list:
-    return [pytest.param(op, point, id=f"{op.name}{point}") for op in OPERATIONS for point in POINTS.get(op.name, [])]
+    return [pytest.param(op, point, id=f"{op.name}{point}") for op in ELEMENTWISE for point in POINTS.get(op.name, [])]
 
 
 def central_difference(f, point: tuple[float, ...], slot: int) -> float:
@@ -111,15 +114,15 @@ def sympy_number(expression, point) -> float:
 
 
 def test_every_op_has_points():
-    assert set(POINTS) == {op.name for op in OPERATIONS}
-    for op in OPERATIONS:
+    assert set(POINTS) == {op.name for op in ELEMENTWISE}
+    for op in ELEMENTWISE:
         for point in POINTS[op.name]:
             assert op.arity is None and len(point) >= 2 or len(point) == op.arity, (op.name, point)
 
 
 def test_the_function_names_are_the_documented_ones():
     assert set(FUNCTIONS) == DOCUMENTED_FUNCTIONS
-    assert set(INFIX) == {"+", "-", "*", "/", "^", "**"}
+    assert set(INFIX) == {"+", "-", "*", "/", "^", "**", "@"}
     assert set(PREFIX) == {"-"}
 
 
@@ -326,7 +329,7 @@ def test_scalar_max_and_min_are_numpys_even_for_signed_zeros_and_nan(a, b):
 
 
 def test_the_kink_predicates_are_false_away_from_the_kinks():
-    for op in OPERATIONS:
+    for op in ELEMENTWISE:
         for point in POINTS[op.name] if op.kinks else ():
             assert op.kink_at(point) is None, (op.name, point)
 

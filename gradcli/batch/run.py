@@ -24,6 +24,9 @@ def run_points(graph: Graph, at: Mapping[str, float], points_file: str, output_f
     Exit status: 0, or 2 if some row's input is unusable, else 3 if some row has a math error
     (notes do not change it). `terminal` overrides whether stderr counts as a terminal (for the progress bar).
     """
+    if graph.uses_arrays or any(getattr(value, "ndim", 0) for value in at.values()):
+        raise BindingError("--points runs scalar programs row by row; vector and matrix values are not "
+                           "supported with --points yet")
     import numpy  # noqa: F401 - before any output: an installation without NumPy writes no half a file
 
     stdout = stdout or sys.stdout

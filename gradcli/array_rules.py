@@ -1,0 +1,91 @@
+"""Forward rules and vector-Jacobian products of the array ops that take more than a line.
+
+As everywhere in the op table, each rule takes the array namespace `xp` (NumPy on the array
+path), so this module imports no NumPy and costs a scalar start-up nothing. A VJP rule is
+vjp(xp, g, out, *inputs, **attributes): g is the upstream gradient (the output's shape), and the
+result is the contribution to one input, in that input's shape. No Jacobian is ever built.
+The softmax family shifts by the maximum first, so exp never overflows: at z = [1000, 0, -1000]
+every value and every gradient is finite.
+"""
+
+from __future__ import annotations
+
+
+# ----- a @ b, for vectors and matrices (the four cases of shapes.matmul_shape) -----
+
+
+def matmul(xp, a, b):
+    return xp.matmul(a, b)
+
+
+def matmul_vjp_left(xp, g, out, a, b):
+    """∂/∂a: δ bᵀ. Two vectors: δ·b (δ is a number); a matrix times a vector: the outer product δ bᵀ."""
+    if b.ndim == 1:
+        return g * b if a.ndim == 1 else xp.outer(g, b)
+    return xp.matmul(g, b.T)
+
+
+def matmul_vjp_right(xp, g, out, a, b):
+    """∂/∂b: aᵀ δ. Two vectors: δ·a; a vector times a matrix: the outer product a δᵀ."""
+    if a.ndim == 1:
+        return g * a if b.ndim == 1 else xp.outer(a, g)
+    return xp.matmul(a.T, g)
+
+
+# ----- reductions: sum, mean (axis None: over every axis) -----
+
+
+def total(xp, a, axis=None):
+    return xp.sum(a, axis=axis)
+
+
+def total_vjp(xp, g, out, a, axis=None):
+    """Each element of a counts once in the sum: δ, copied back along the summed axes."""
+    return _spread(xp, g, a, axis)
+
+
+def mean(xp, a, axis=None):
+    return xp.mean(a, axis=axis)
+
+
+def mean_vjp(xp, g, out, a, axis=None):
+    count = xp.size(a) if axis is None else xp.shape(a)[axis]
+    return _spread(xp, g / count, a, axis)
+
+
+def _spread(xp, g, a, axis):
+    """g, reduced over `axis` of a, broadcast back to a's shape (a view: no copy is made)."""
+    return xp.broadcast_to(g if axis is None else xp.expand_dims(g, axis), xp.shape(a))
+
+
+# ----- the softmax family, along one axis (the last by default) -----
+
+
+def softmax(xp, a, axis=-1):
+    e = xp.exp(a - xp.max(a, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def softmax_vjp(xp, g, out, a, axis=-1):
+    """(diag(s) - s sᵀ) δ along the axis, without building the matrix: s ⊙ (δ - Σ δ⊙s)."""
+    return out * (g - xp.sum(g * out, axis=axis, keepdims=True))
+
+
+def log_softmax(xp, a, axis=-1):
+    shifted = a - xp.max(a, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+def log_softmax_vjp(xp, g, out, a, axis=-1):
+    """δ - softmax(a) Σ δ; softmax(a) is exp(out), exactly 0 where it underflows."""
+    return g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True)
+
+
+def logsumexp(xp, a, axis=-1):
+    top = xp.max(a, axis=axis, keepdims=True)
+    return xp.squeeze(top + xp.log(xp.sum(xp.exp(a - top), axis=axis, keepdims=True)), axis=axis)
+
+
+def logsumexp_vjp(xp, g, out, a, axis=-1):
+    """δ softmax(a): the gradient of logsumexp is the softmax, exp(a - out)."""
+    return xp.expand_dims(g, axis) * xp.exp(a - xp.expand_dims(out, axis))
