@@ -270,6 +270,44 @@ BATCH = {  # grad --points (gradcli/batch/, render/progress.py); the output's co
 }
 
 SHAPES = {  # values with shapes: shape errors, array values, the array path (shapes.py, values.py, array_engine.py)
+    # ----- shapes in words (shapes.shape_words) and the shape rules' errors (shapes.py) -----
+    "a scalar": "スカラー",
+    "a vector of {n}": "長さ {n} のベクトル",
+    "a {shape} matrix": "{shape} 行列",
+    "an array of shape {shape}": "形が {shape} の配列",
+    "{mismatch} (NumPy lines shapes up from the last axis)": "{mismatch}（NumPy は形を最後の軸からそろえる）",
+    "cannot add {a} and {b}: sizes {m} and {n} differ": "{a} と {b} は足せない: 大きさ {m} と {n} が合わない",
+    "cannot subtract {b} from {a}: sizes {m} and {n} differ": "{a} から {b} は引けない: 大きさ {m} と {n} が合わない",
+    "cannot multiply {a} and {b} elementwise: sizes {m} and {n} differ":
+        "{a} と {b} は要素ごとに掛けられない: 大きさ {m} と {n} が合わない",
+    "cannot divide {a} by {b} elementwise: sizes {m} and {n} differ":
+        "{a} を {b} で要素ごとに割れない: 大きさ {m} と {n} が合わない",
+    "cannot raise {a} to the power {b} elementwise: sizes {m} and {n} differ":
+        "{a} の {b} 乗は要素ごとには計算できない: 大きさ {m} と {n} が合わない",
+    "cannot combine {a} and {b} in {op}: sizes {m} and {n} differ":
+        "{op} で {a} と {b} を組み合わせられない: 大きさ {m} と {n} が合わない",
+    "cannot multiply {a} by {b}: inner sizes {m} and {n} differ":
+        "{a} と {b} は掛けられない: 内側の大きさ {m} と {n} が合わない",
+    "cannot multiply {a} by {b} with @: @ takes vectors and matrices; for a scalar factor, use *":
+        "{a} と {b} は @ で掛けられない: @ はベクトルと行列の積。スカラー倍には * を使う",
+    "cannot multiply {a} by {b} with @: @ takes vectors and matrices, not arrays of more than 2 axes":
+        "{a} と {b} は @ で掛けられない: @ はベクトルと行列の積で、軸が 3 つ以上の配列には使えない",
+    "{op}(..., axis={axis}): a scalar has no axes": "{op}(..., axis={axis}): スカラーには軸がない",
+    "{op}(..., axis={axis}): {shape} has axes 0 to {last} (or -1 to -{ndim} from the end)":
+        "{op}(..., axis={axis}): {shape} の軸は 0 から {last} まで（末尾からなら -1 から -{ndim} まで）",
+    "{op} needs a vector or a matrix, not a scalar (it works along an axis)":
+        "{op} にはスカラーではなくベクトルか行列を与える（軸に沿って計算するため）",
+    # ----- the array path (array_engine.py, batch/run.py) -----
+    "grad needs a scalar output, but {name} is {shape}: use 'gradcli jacobian', or reduce it with sum(...) or "
+    "mean(...)":
+        "grad の出力はスカラーでなければならないが、{name} は {shape}: 'gradcli jacobian' を使うか、sum(...) や "
+        "mean(...) でスカラーにする",
+    "{error}, at {element}": "{error}（{element} で）",
+    "--points runs scalar programs row by row; vector and matrix values are not supported with --points yet":
+        "--points はスカラーのプログラムを行ごとに計算する。ベクトルや行列の値にはまだ対応していない",
+    # ----- the VJPs of array ops in matrix form, as a trace shows them (ops.py) -----
+    "δ, broadcast to a's shape": "δ を a の形に複製",
+    "δ/n, broadcast to a's shape": "δ/n を a の形に複製",
 }
 
 PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
@@ -328,6 +366,48 @@ PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
 
 GRADIENT = {  # grad's table, eval, the value line (render/text.py; its headings are the trace's)
     "no variables: the value is a constant, and there is no gradient": "変数がない: 値は定数なので勾配はない",
+    # ----- the table of a program on vectors and matrices (render/arrays.py, formatting.py) -----
+    "shape": "形",
+    "scalar": "スカラー",
+    "↓ below": "↓ 下に",
+    "∂{out}/∂{name}  ({shape}, {name}'s shape)": "∂{out}/∂{name}  （{shape}、{name} と同じ形）",
+    "vector of {n}": "長さ {n} のベクトル",
+    "{shape} matrix": "{shape} 行列",
+    "{shape} array": "形が {shape} の配列",
+    "{kind}: {first} = {a} … {last} = {b}, norm {norm}": "{kind}: {first} = {a} … {last} = {b}、ノルム {norm}",
+    # ----- vector and matrix values: --at 'z=[1,2,3]', the API (values.py, cli/options.py) -----
+    "--at: {message}": "--at: {message}",
+    "--data: {message}": "--data: {message}",
+    "{element} has {n} elements, but {first} has {m}: {rule}": "{element} の要素は {n} 個だが、{first} は {m} 個: {rule}",
+    "{element} has {n} element, but {first} has {m}: {rule}": "{element} の要素は {n} 個だが、{first} は {m} 個: {rule}",
+    "a matrix's rows must all have the same length": "行列の行はすべて同じ長さでなければならない",
+    "the lists at each depth must all have the same length": "同じ深さのリストはすべて同じ長さでなければならない",
+    "{element} is a number where a list was expected ({first} is a list of {n})":
+        "{element} はリストがあるべき位置にある数（{first} は長さ {n} のリスト）",
+    "{element} is a list where a number was expected": "{element} は数があるべき位置にあるリスト",
+    "{element} = []: an empty list has no value": "{element} = []: 空のリストには値がない",
+    "{element} is {value}, not a number": "{element} は {value} で、数ではない",
+    "{element} must be finite, not {value}": "{element} は有限でなければならない（{value} ではなく）",
+    "{element} is too large for a double": "{element} が倍精度で表せないほど大きい",
+    "{element} has no value (two commas in a row?)": "{element} に値がない（コンマが二つ続いている？）",
+    "{element} = {text}: {reason}": "{element} = {text}: {reason}",
+    "{name} has more than {n} levels of nested lists": "{name} のリストの入れ子が {n} 段を超えている",
+    "{name} holds booleans, not numbers": "{name} の要素は真偽値で、数ではない",
+    "{name} holds complex numbers; gradcli works with real numbers": "{name} の要素は複素数。gradcli が扱うのは実数",
+    "{name} holds values of type {dtype}, not numbers": "{name} の要素は {dtype} 型で、数ではない",
+    "{name} has shape {shape}: an empty array has no value": "{name} の形は {shape}: 空の配列には値がない",
+    "{name} has {n} dimensions; the limit is {limit}": "{name} の次元は {n}。上限は {limit}",
+    "{name}={text}: a vector starts with '['": "{name}={text}: ベクトルは '[' で始まる",
+    "{name}={text}: a '[' is not closed by ']'": "{name}={text}: '[' が ']' で閉じていない",
+    "{name}={text}: text after the closing ']': {rest}": "{name}={text}: 閉じる ']' の後に文字がある: {rest}",
+    "{name}={text}: '[' where ',' or ']' was expected": "{name}={text}: ',' か ']' があるべき位置に '[' がある",
+    "{name}={text}: {char} after ']' where ',' or ']' was expected":
+        "{name}={text}: ']' の後の ',' か ']' があるべき位置に {char} がある",
+    # ----- what works on scalars only, until the next stages (cli/commands.py, cli/options.py) -----
+    "{option} {binding}: an expected partial is a number (vectors and matrices are not supported here yet)":
+        "{option} {binding}: 期待値は数で与える（ベクトルや行列にはまだ対応していない）",
+    "{what} does not work on vectors and matrices yet; plain `gradcli grad` gives their value and gradient":
+        "{what} はまだベクトルや行列に対応していない。値と勾配はオプションなしの `gradcli grad` で求められる",
 }
 
 FRAMES = {  # what surrounds every message on stderr (looked up exactly, never matched as a template)

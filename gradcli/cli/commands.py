@@ -23,6 +23,7 @@ GRAD_EXAMPLES = (
     f"grad {CIRCUIT} --check",
     f"grad {CIRCUIT} --trace",
     'grad --file examples/softmax-xent.grad --at z1=2,z2=1,z3=0.1 --data y1=1,y2=0,y3=0',
+    """grad "a = softmax(z); L = -sum(y * log(a))" --at 'z=[2,1,0.1],y=[1,0,0]' --data y""",
     'grad "sigmoid(w0*x0 + w1*x1 + w2)" --points examples/points.csv',
 )
 TRACE_EXAMPLES = (
@@ -62,14 +63,29 @@ def cli(traceback: bool) -> None:
     """Differentiate expressions: value, gradient and step-by-step backprop."""
 
 
-def _differentiate(inputs: Inputs, record: bool = False, wrt: list[str] | None = None):
-    """Parse, check --wrt's names before any maths, and differentiate at the point."""
+def _differentiate(inputs: Inputs, record: bool = False, wrt: list[str] | None = None, scalar_only: str | None = None):
+    """Parse, check --wrt's names before any maths, and differentiate at the point.
+
+    `scalar_only` names what needs a scalar program at scalar values (a trace, a check), refused
+    with exit 2 on vectors and matrices until it learns them.
+    """
     from ..api import differentiate, node_named
 
     graph = inputs.graph()
+    if scalar_only:
+        _refuse_arrays(graph, inputs.at, scalar_only)
     for name in wrt or ():
         node_named(graph, name)
     return differentiate(graph, inputs.at, record=record, wrt=wrt, data=inputs.data)
+
+
+def _refuse_arrays(graph, at: dict, what: str) -> None:
+    """Exit 2 when `what` (`trace`, `grad --check`, ...) meets a vector or matrix, which it does not handle yet."""
+    from ..errors import GradcliError
+
+    if graph.uses_arrays or any(type(value) is not float for value in at.values()):
+        raise GradcliError(f"{what} does not work on vectors and matrices yet; plain `gradcli grad` gives their "
+                           f"value and gradient")
 
 
 def _usage_errors(*rules: tuple[bool, str]) -> None:
@@ -108,7 +124,9 @@ def grad(inputs, as_json, precision, wrt, points_file, output_format, quiet, run
         return _grad_points(inputs, wrt, points_file, output_format, as_json, quiet)
     wrt = names(wrt)
     # The check compares every variable, so its gradients (and notes) are about every variable too.
-    result = _differentiate(inputs, record=show_trace or run_check, wrt=None if run_check else wrt)
+    scalar_only = "grad --check" if run_check else "grad --trace" if show_trace else None
+    result = _differentiate(inputs, record=show_trace or run_check, wrt=None if run_check else wrt,
+                            scalar_only=scalar_only)
     explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT
     trace = output.trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows) if show_trace else None
     check = output.checker(result, rtol, atol, check_timeout) if run_check else None
@@ -140,7 +158,7 @@ def trace_command(inputs, as_json, precision, wrt, max_rows):
     With --wrt, only the steps on the paths to those names. With --json, the `grad --json`
     object with a "trace" member: forward, backward and branches.
     """
-    result = _differentiate(inputs, record=True, wrt=names(wrt))
+    result = _differentiate(inputs, record=True, wrt=names(wrt), scalar_only="trace")
     trace = output.trace_printer(result, precision, max_rows)
     if as_json:  # the same object as `grad --trace --json`
         return output.report(result, True, precision, trace=trace)
@@ -169,7 +187,7 @@ def graph_command(inputs, as_json, precision, output_format):
 
     _usage_errors((as_json and output_format != "tree",
                    f"--json prints the graph as one JSON object; it goes without --format {output_format}"))
-    result = _differentiate(inputs, record=True) if inputs.has_point else None
+    result = _differentiate(inputs, record=True, scalar_only="graph --at") if inputs.has_point else None
     graph = result.graph if result else inputs.graph()
     output.warn(all_warnings(result) if result else graph.notes)
     picture = GraphPicture(graph, result, precision)
@@ -214,7 +232,7 @@ def check(inputs, as_json, precision, rtol, atol, check_timeout, expect, expect_
     """Check the gradient of EXPR: reverse mode vs SymPy vs finite differences (and your numbers)."""
     from ..check import resolve_node
 
-    result = _differentiate(inputs, record=True)  # the check reads the edges
+    result = _differentiate(inputs, record=True, scalar_only="check")  # the check reads the edges
     expected = expectations(expect + expect_node)
     for expectation in expected:  # before any output: a wrong name is a usage error
         resolve_node(result.graph, expectation.name)
@@ -237,6 +255,7 @@ def diff(inputs, as_json, precision, wrt, latex, plain, timeout):
 
     _usage_errors((latex and plain, "choose one of --latex and --plain"))
     graph = inputs.graph()
+    _refuse_arrays(graph, inputs.at, "diff")
     wanted = names(wrt) or ([name for name in graph.variables if name not in inputs.data] if inputs.data else None)
     derivatives = symbolic_derivatives(graph, wanted, inputs.at if inputs.has_point else None,
                                        DEFAULT_TIMEOUT if timeout is None else timeout)

@@ -29,14 +29,14 @@ def epilog(*examples: str, can_disagree: bool = False) -> str:
 
 
 def _split_top_level(text: str) -> list[str]:
-    """Split on commas outside parentheses, so `x=max(1,2),y=3` is two bindings."""
+    """Split on commas outside parentheses and brackets, so `x=max(1,2),z=[1,2],y=3` is three bindings."""
     parts, depth, current = [], 0, []
     for char in text:
         if char == "," and depth == 0:
             parts.append("".join(current))
             current = []
             continue
-        depth += (char == "(") - (char == ")")
+        depth += (char in "([") - (char in ")]")
         current.append(char)
     parts.append("".join(current))
     return parts
@@ -53,7 +53,8 @@ class FiniteRange(click.FloatRange):
 
 
 class AtType(click.ParamType):
-    """`x=-2,y=5,z=pi/4` → [(name, value), ...]; a value may be a constant expression."""
+    """`x=-2,y=5,z=pi/4` → [(name, value), ...]; a value may be a constant expression, or a vector or
+    matrix in brackets, `z=[1,2,3]`, `W=[[1,2],[3,4]]`, whose elements may be constant expressions too."""
 
     name = "point"
     bare_names = False  # whether a name without a value is allowed (--data y1,y2)
@@ -88,6 +89,14 @@ class AtType(click.ParamType):
                 continue
             if not text.strip():
                 raise BindingError(f"{option} {part.strip()}: no value after {name}=")
+            if text.lstrip().startswith("["):
+                from ..values import array_from_text  # NumPy, only for a vector or matrix
+
+                try:
+                    bindings.append((name, array_from_text(name, text), text))
+                except BindingError as error:  # it names the element: `z[1] is a list where a number was expected`
+                    raise BindingError(f"{option}: {error.message}") from None
+                continue
             try:
                 bindings.append((name, constant(text), text))
             except GradcliError as error:
@@ -112,7 +121,12 @@ class ExpectType(AtType):
 
         if isinstance(value, list):
             return value
-        return [(name, number, typed_half_unit(text), text.strip()) for name, number, text in self.bindings(value, param)]
+        found = self.bindings(value, param)
+        for name, number, text in found:
+            if type(number) is not float:
+                raise BindingError(f"{param.opts[0] if param is not None else '--expect'} {name}={text.strip()}: "
+                                   f"an expected partial is a number (vectors and matrices are not supported here yet)")
+        return [(name, number, typed_half_unit(text), text.strip()) for name, number, text in found]
 
 
 def expectations(groups: tuple[list, ...]) -> list:
@@ -162,7 +176,8 @@ def program_options(command=None, *, precision: int = 12):
     return _apply(with_inputs, [
         click.argument("expression", required=False, metavar="EXPR"),
         click.option("--at", "at", multiple=True, type=AtType(), metavar="NAME=VALUE,...",
-                     help="The point: x=-2,y=5 (repeatable; values may be constant expressions like pi/4)."),
+                     help="The point: x=-2,y=5 (repeatable; values may be constant expressions like pi/4); "
+                          "vectors and matrices in brackets, quoted: 'z=[1,2,3],W=[[1,2],[3,4]]'."),
         click.option("--data", "data", multiple=True, type=DataType(), metavar="NAME[=VALUE],...",
                      help="Variables that are data, such as labels: no gradient is computed or shown for them "
                           "(values from --at, or given here)."),

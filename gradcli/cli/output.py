@@ -119,7 +119,14 @@ def report(result, as_json: bool, precision: int, trace=None, check=None, gradie
         warn(all_warnings(result) if gradient else result.warnings)
         if trace is not None:
             trace(console())
-        print_whole(gradient_table(result, wrt, precision) if gradient else value_line(result, precision))
+        if not gradient:
+            print_whole(value_line(result, precision))
+        elif result.shapes is not None:  # vectors and matrices: a shape column, and blocks for matrices
+            from ..render.arrays import array_gradient_table
+
+            print_whole(array_gradient_table(result, wrt, precision))
+        else:
+            print_whole(gradient_table(result, wrt, precision))
         if check is not None:
             from ..render.check import check_view
 

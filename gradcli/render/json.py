@@ -14,8 +14,8 @@ SCHEMA_VERSION = 1  # goes up when a field changes its meaning or is removed; ne
 MAX_ECHOED_PROGRAM = 10_000  # characters; a longer program is named by its size and hash
 
 
-def value_object(graph: Graph, at: dict[str, float], value: float) -> dict:
-    """`eval --json`: {"version", "expression", "output", "at", "value"}."""
+def value_object(graph: Graph, at: dict, value) -> dict:
+    """`eval --json`: {"version", "expression", "output", "at", "value"}; a vector or matrix as nested lists."""
     return {
         "version": SCHEMA_VERSION,
         **program_fields(graph.source),
@@ -29,11 +29,22 @@ def gradient_object(result: Result, wrt: list[str] | None = None) -> dict:
     """The value object of one point plus "gradient" (the reported partials) and "warnings"."""
     names = wrt if wrt is not None else result.shown
     document = value_object(result.graph, result.at, result.value)
+    if result.shapes is not None:
+        document["shapes"] = shapes_object(result)
     if result.data:
         document["data"] = result.data
     document["gradient"] = {name: json_value(result.gradient_of(name)) for name in names}
     document["warnings"] = all_warnings(result)
     return document
+
+
+def shapes_object(result: Result) -> dict[str, list[int]]:
+    """"shapes" (on the array path only, so a scalar program's JSON is as before): the sizes of
+    every variable, every named intermediate and the output, by name ([] for a scalar)."""
+    graph = result.graph
+    named = {**graph.variables, **graph.intermediates}
+    named.setdefault(graph.output_name, graph.output)
+    return {name: list(result.shapes[node]) for name, node in named.items()}
 
 
 _COMMENT = re.compile(r"[ \t]*#[^\n]*")
