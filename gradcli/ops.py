@@ -62,6 +62,15 @@ class Prefix:
         self.symbol, self.right_bp = symbol, right_bp
 
 
+class Postfix:
+    """An operator written after its operand: `A.T`."""
+
+    __slots__ = ("symbol",)
+
+    def __init__(self, symbol: str):
+        self.symbol = symbol
+
+
 class Call:
     """A function call `name(a, b, ...)`."""
 
@@ -101,7 +110,7 @@ class Op:
         self,
         name: str,
         arity: int | None,
-        syntax: tuple[Infix | Prefix | Call, ...],
+        syntax: tuple[Infix | Prefix | Postfix | Call, ...],
         forward: Callable,
         partials: tuple[Callable, ...],
         show: tuple[str, ...],
@@ -129,7 +138,7 @@ class Op:
         syntax = self.syntax[0]
         if isinstance(syntax, Infix):
             return syntax.symbols[0]
-        if isinstance(syntax, Prefix):
+        if isinstance(syntax, (Prefix, Postfix)):
             return syntax.symbol
         return syntax.names[0]
 
@@ -500,6 +509,7 @@ CONSTANTS = {"pi": 3.141592653589793, "e": 2.718281828459045}
 # The parser's lookups, derived from the table: adding a function is one entry above.
 INFIX: dict[str, tuple[Op, Infix]] = {}
 PREFIX: dict[str, tuple[Op, Prefix]] = {}
+POSTFIX: dict[str, Op] = {}
 FUNCTIONS: dict[str, dict[int | None, Op]] = {}
 for _op in OPERATIONS:
     for _syntax in _op.syntax:
@@ -507,6 +517,8 @@ for _op in OPERATIONS:
             INFIX.update((symbol, (_op, _syntax)) for symbol in _syntax.symbols)
         elif isinstance(_syntax, Prefix):
             PREFIX[_syntax.symbol] = (_op, _syntax)
+        elif isinstance(_syntax, Postfix):
+            POSTFIX[_syntax.symbol] = _op
         else:
             for _name in _syntax.names:
                 FUNCTIONS.setdefault(_name, {})[_op.arity] = _op
