@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping
 
-from .engine import Edge, Note, backward, check_finite, forward, leaf_values
+from .engine import Edge, Note, backward, check_finite, forward, leaf_values, needs_gradient
 from .errors import BindingError
 from .graph import Graph
 from .ops import CONSTANTS
@@ -21,7 +21,7 @@ class Result:
     scalar path, where every value and gradient is a float.
     """
 
-    __slots__ = ("graph", "at", "values", "grads", "edges", "notes", "warnings", "shown", "data", "shapes")
+    __slots__ = ("graph", "at", "values", "grads", "edges", "notes", "warnings", "shown", "data", "shapes", "sources")
 
     def __init__(
         self,
@@ -35,6 +35,7 @@ class Result:
         shown: list[str] | None = None,
         data: list[str] = (),
         shapes: list[tuple[int, ...]] | None = None,
+        sources: list[int] | None = None,
     ):
         self.graph, self.at, self.values, self.grads = graph, at, values, grads
         self.shapes = shapes  # each node's shape, on the array path only
@@ -44,6 +45,7 @@ class Result:
         self.data = list(data)  # variables marked as data: they get no gradient
         # the partials to report: --wrt's names, else every variable that is not data
         self.shown = list(graph.variables) if shown is None else list(shown)
+        self.sources = sources  # the nodes whose gradients were asked for (None: every variable and name)
 
     @property
     def value(self) -> float:
@@ -59,8 +61,13 @@ class Result:
         return {name: self.grads[node_named(self.graph, name)] for name in self.shown}
 
     def gradient_of(self, name: str) -> float:
-        """∂output/∂name for a variable or a named intermediate."""
-        return self.grads[node_named(self.graph, name)]
+        """∂output/∂name for a variable or a named intermediate; BindingError for one that --wrt
+        or --data left out (its partials were never taken, so there is no number to give)."""
+        node = node_named(self.graph, name)
+        if self.sources is not None and name not in self.shown and not needs_gradient(self.graph, self.sources)[node]:
+            raise BindingError(f"∂{self.output}/∂{name} was not computed: only the partials on paths to "
+                               f"{', '.join(self.shown) or 'nothing'} were taken (--wrt, --data)")
+        return self.grads[node]
 
 
 def node_named(graph: Graph, name: str) -> int:
@@ -126,14 +133,7 @@ def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False,
     about undefined partials are about those.
     """
     data = list(dict.fromkeys(data))
-    for name in data:
-        if name not in graph.variables:
-            raise BindingError(f"--data {name}: the program has no variable {name!r} "
-                               f"(its variables: {', '.join(graph.variables) or 'none'})")
-    for name in wrt or ():
-        if name in data:
-            raise BindingError(f"--wrt {name}: {name} is data (--data), which has no gradient")
-    shown = wrt if wrt is not None else [name for name in graph.variables if name not in data]
+    shown = shown_names(graph, wrt, data)
     reported = sources = None
     if wrt is not None or data:
         reported = [node_named(graph, name) for name in shown]
@@ -146,7 +146,21 @@ def differentiate(graph: Graph, at: Mapping[str, float], record: bool = False,
     values = forward(graph, leaf_values(graph, point))
     check_finite(graph, values)
     grads, edges, notes = backward(graph, values, record=record, reported=reported, sources=sources)
-    return Result(graph, point, values, grads, edges, notes, warnings, shown, data)
+    return Result(graph, point, values, grads, edges, notes, warnings, shown, data, sources=sources)
+
+
+def shown_names(graph: Graph, wrt: list[str] | None, data: list[str]) -> list[str]:
+    """The partials to report: `wrt`'s names, else every variable that is not data; each name
+    checked before any maths (an unknown name, a --wrt name that is data)."""
+    for name in data:
+        if name not in graph.variables:
+            raise BindingError(f"--data {name}: the program has no variable {name!r} "
+                               f"(its variables: {', '.join(graph.variables) or 'none'})")
+    for name in wrt or ():
+        node_named(graph, name)
+        if name in data:
+            raise BindingError(f"--wrt {name}: {name} is data (--data), which has no gradient")
+    return list(wrt) if wrt is not None else [name for name in graph.variables if name not in data]
 
 
 def value_at(graph: Graph, at: Mapping[str, float]) -> tuple[float, dict[str, float], list[str]]:

@@ -201,7 +201,7 @@ def differentiate_arrays(graph: Graph, point: dict, warnings: list[str], shown: 
         if gradient is None:  # the output does not depend on it
             gradient = np.zeros(shapes[node])
         grads[node] = at_the_boundary(gradient, shapes[node])
-    return Result(graph, point, values, grads, (), (), warnings, shown, data, shapes)
+    return Result(graph, point, values, grads, (), (), warnings, shown, data, shapes, sources)
 
 
 def value_of_arrays(graph: Graph, point: dict):

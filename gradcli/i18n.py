@@ -442,7 +442,7 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
     "{option} {part}: not name=value (example: {option} x=-2,y=5)": "{option} {part}: 名前=値 の形ではない（例: {option} x=-2,y=5）",
     "{option} {part}: {name} is not a variable name": "{option} {part}: {name} は変数名ではない",
     "{option} {part}: no value after {name}=": "{option} {part}: {name}= の後に値がない",
-    "{name} is given twice in --at": "{name} が --at で二度与えられている",
+    "{name} is given twice (--at, --data)": "{name} が二度与えられている（--at、--data）",
     "{name} is expected twice": "{name} の期待値が二度与えられている",
     "--{option} {binding}: {reason}": "--{option} {binding}: {reason}",  # the reason of an option's error, translated
     "--wrt: no names given (example: --wrt x,q)": "--wrt: 名前がない（例: --wrt x,q）",

@@ -94,7 +94,7 @@ CASES = [
     Case("at-bad-name", grad("x*2", "--at", "1x=2"), BAD, "is not a variable name"),
     Case("at-arabic-indic-digits", grad("x*2", "--at", "x=١٢"), BAD, "unexpected character '١'"),
     Case("at-full-width-digits-accepted", json_grad("x*2", "x=１２"), OK, '"at": {"x": 12.0}', stream="stdout"),
-    Case("at-given-twice", grad("x*2", "--at", "x=1,x=2"), BAD, "x is given twice in --at"),
+    Case("at-given-twice", grad("x*2", "--at", "x=1,x=2"), BAD, "x is given twice (--at, --data)"),
     Case("at-given-twice-across-options", grad("x*2", "--at", "x=1", "--at", "x=2"), BAD, "x is given twice"),
     Case("at-nan", grad("x*2", "--at", "x=nan"), BAD, "nan is not allowed: a value must be a finite number"),
     Case("at-inf", grad("x*2", "--at", "x=inf"), BAD, "inf is not allowed: a value must be a finite number"),

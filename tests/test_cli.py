@@ -880,3 +880,18 @@ def test_usage_and_input_errors_speak_japanese(args):
     assert JAPANESE.search(message), japanese.stderr
     carets = lambda run: [line for line in run.stderr.splitlines() if line.strip().startswith("|")]  # noqa: E731
     assert carets(english) == carets(japanese)  # the program line and the caret under it are the same
+
+
+def test_what_data_and_wrt_leave_out_is_refused_everywhere_not_given_as_zero():
+    """A partial that --wrt or --data left out was never taken: no command shows it, the API refuses it."""
+    program, at = "x*y", ["--at", "x=1,y=2"]
+    for args in (["grad", program, *at, "--data", "y", "--wrt", "y"], ["diff", program, "--data", "y", "--wrt", "y"],
+                 ["grad", program, "--points", "-", "--data", "y", "--wrt", "y"], ["diff", program, "--data", "z"],
+                 ["grad", program, "--points", "-", "--data", "z"], ["check", program, *at, "--data", "y", "--expect", "y=1"]):
+        run = cli(*args, input="x,y\n1,2\n")
+        assert run.code == 2 and ("is data" in run.stderr or "no variable 'z'" in run.stderr), (args, run.stderr)
+    assert cli("diff", program, "--data", "y", "--json").json()["data"] == ["y"]
+    pruned = gradcli.differentiate(gradcli.parse(program), {"x": 1, "y": 2}, wrt=["x"])
+    assert pruned.gradient_of("x") == 2.0
+    with pytest.raises(gradcli.BindingError, match="not computed"):
+        pruned.gradient_of("y")  # it would be 1, and was never computed: not a silent 0

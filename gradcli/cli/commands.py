@@ -6,7 +6,8 @@ import click
 from click.core import ParameterSource
 
 from .. import __version__
-from ..errors import ExitStatus
+from ..api import shown_names
+from ..errors import BindingError, ExitStatus
 from . import output
 from .inputs import Inputs, names
 from .options import (
@@ -64,18 +65,16 @@ def cli(traceback: bool) -> None:
 
 
 def _differentiate(inputs: Inputs, record: bool = False, wrt: list[str] | None = None, scalar_only: str | None = None):
-    """Parse, check --wrt's names before any maths, and differentiate at the point.
+    """Parse and differentiate at the point (differentiate checks --wrt and --data before any maths).
 
     `scalar_only` names what needs a scalar program at scalar values (a trace, a check), refused
     with exit 2 on vectors and matrices until it learns them.
     """
-    from ..api import differentiate, node_named
+    from ..api import differentiate
 
     graph = inputs.graph()
     if scalar_only:
         _refuse_arrays(graph, inputs.at, scalar_only)
-    for name in wrt or ():
-        node_named(graph, name)
     return differentiate(graph, inputs.at, record=record, wrt=wrt, data=inputs.data)
 
 
@@ -143,7 +142,7 @@ def _grad_points(inputs: Inputs, wrt, points_file, output_format, as_json, quiet
                    "the program and --points cannot both come from standard input"))
     output_format = output_format or ("jsonl" if as_json else "csv")
     graph = inputs.graph()
-    wanted = names(wrt) or ([name for name in graph.variables if name not in inputs.data] if inputs.data else None)
+    wanted = shown_names(graph, names(wrt), inputs.data) if wrt or inputs.data else None
     return run_points(graph, inputs.at, points_file, output_format, wanted,
                       warn=lambda message: output.warn([message]), say=output.write_stderr, quiet=quiet)
 
@@ -236,6 +235,8 @@ def check(inputs, as_json, precision, rtol, atol, check_timeout, expect, expect_
     expected = expectations(expect + expect_node)
     for expectation in expected:  # before any output: a wrong name is a usage error
         resolve_node(result.graph, expectation.name)
+        if expectation.name in inputs.data:
+            raise BindingError(f"--expect {expectation.name}: {expectation.name} is data (--data), which has no gradient")
     checked = output.checker(result, rtol, atol, check_timeout, expected)
     return output.report(result, as_json, precision, check=checked, gradient=False)
 
@@ -256,10 +257,10 @@ def diff(inputs, as_json, precision, wrt, latex, plain, timeout):
     _usage_errors((latex and plain, "choose one of --latex and --plain"))
     graph = inputs.graph()
     _refuse_arrays(graph, inputs.at, "diff")
-    wanted = names(wrt) or ([name for name in graph.variables if name not in inputs.data] if inputs.data else None)
+    wanted = shown_names(graph, names(wrt), inputs.data) if wrt or inputs.data else None
     derivatives = symbolic_derivatives(graph, wanted, inputs.at if inputs.has_point else None,
                                        DEFAULT_TIMEOUT if timeout is None else timeout)
-    document = diff_object(derivatives)
+    document = diff_object(derivatives, inputs.data)
     output.warn(document["warnings"])
     if as_json:
         output.echo_json(document)

@@ -40,7 +40,7 @@ def merge_at(groups) -> dict[str, float]:
     for group in groups:
         for name, value in group:
             if name in at:
-                raise BindingError(f"{name} is given twice in --at")
+                raise BindingError(f"{name} is given twice (--at, --data)")
             at[name] = value
     return at
 

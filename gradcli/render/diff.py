@@ -72,13 +72,15 @@ def diff_lines(diff: DiffResult, latex: bool = False, precision: int = 12) -> li
     return lines
 
 
-def diff_object(diff: DiffResult) -> dict:
-    """{"version", "expression", "output", "derivatives": {name: formula}, ["at", "values"], "warnings"}.
+def diff_object(diff: DiffResult, data: list[str] = ()) -> dict:
+    """{"version", "expression", "output", ["data"], "derivatives": {name: formula}, ["at", "values"], "warnings"}.
 
     The formulas are SymPy's own text (Heaviside(x) for the step function), which SymPy reads back.
     """
-    document = {"version": SCHEMA_VERSION, **program_fields(diff.graph.source), "output": diff.graph.output_name,
-                "derivatives": {d.name: d.plain for d in diff.derivatives}}
+    document = {"version": SCHEMA_VERSION, **program_fields(diff.graph.source), "output": diff.graph.output_name}
+    if data:
+        document["data"] = list(data)
+    document["derivatives"] = {d.name: d.plain for d in diff.derivatives}
     if diff.result is not None:
         document["at"] = {name: json_value(v) for name, v in diff.result.at.items()}
         document["values"] = {d.name: None if d.value is None else json_value(d.value) for d in diff.derivatives}
