@@ -11,7 +11,7 @@ Importing gradcli loads neither SymPy, NumPy nor Rich.
 __version__ = "0.1.0"
 
 from .api import Result, differentiate, evaluate, grad  # noqa: E402
-from .errors import BindingError, ExitStatus, GradcliError, LimitError, MathError, ParseError  # noqa: E402
+from .errors import BindingError, ExitStatus, GradcliError, LimitError, MathError, ParseError, ShapeError  # noqa: E402
 from .parse import parse  # noqa: E402
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "MathError",
     "ParseError",
     "Result",
+    "ShapeError",
     "differentiate",
     "evaluate",
     "grad",

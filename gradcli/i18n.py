@@ -403,6 +403,47 @@ GRADIENT = {  # grad's table, eval, the value line (render/text.py; its headings
     "{name}={text}: '[' where ',' or ']' was expected": "{name}={text}: ',' か ']' があるべき位置に '[' がある",
     "{name}={text}: {char} after ']' where ',' or ']' was expected":
         "{name}={text}: ']' の後の ',' か ']' があるべき位置に {char} がある",
+    # ----- the point from a file: --at-file JSON or .npz (cli/inputs.py, values.py) -----
+    "the program and --at-file cannot both come from standard input":
+        "プログラムと --at-file の両方を標準入力から読むことはできない",
+    "--at-file and --points cannot both come from standard input":
+        "--at-file と --points の両方を標準入力から読むことはできない",
+    "--at-file {file}: {message}": "--at-file {file}: {message}",
+    "cannot read it: {reason}": "読めない: {reason}",
+    "a .npy file holds one array without its name; save the point with numpy.savez(file, W=W, x=x)":
+        ".npy ファイルは名前のない配列を一つ持つだけ。点は numpy.savez(file, W=W, x=x) で保存する",
+    "not a .npz file: it does not start as a zip archive (numpy.savez writes one)":
+        ".npz ファイルではない: zip アーカイブの先頭になっていない（numpy.savez は zip を書く）",
+    "more than {size} of .npz, half the available memory": ".npz が {size}（使えるメモリの半分）を超えている",
+    "{size} of JSON, over the limit of {limit}; save large arrays as .npz (numpy.savez)":
+        "JSON が {size} で、上限 {limit} を超えている。大きな配列は .npz で保存する（numpy.savez）",
+    "more than {size} of JSON; save large arrays as .npz (numpy.savez)":
+        "JSON が {size} を超えている。大きな配列は .npz で保存する（numpy.savez）",
+    "not valid JSON: {reason} (line {line}, column {column})": "JSON として正しくない: {reason}（{line} 行目、{column} 列目）",
+    "not valid JSON: it is not UTF-8 text": "JSON として正しくない: UTF-8 のテキストではない",
+    "not valid JSON for a point: lists nested too deeply": "点の JSON として正しくない: リストの入れ子が深すぎる",
+    "the file holds {kind}; a point is one JSON object of names and values":
+        "ファイルの中身が{kind}。点は名前と値からなる JSON オブジェクト一つで与える",
+    "a list": "リスト",
+    "a single value": "単独の値",
+    "{name} is not a variable name": "{name} は変数名ではない",
+    "not a valid .npz file ({reason})": "正しい .npz ファイルではない（{reason}）",
+    "{name} is not a NumPy array (numpy.savez writes each array as NAME.npy)":
+        "{name} は NumPy の配列ではない（numpy.savez は各配列を NAME.npy として書く）",
+    "{name} holds Python objects, which can only be read with pickle; save it as numbers "
+    "(numpy.asarray({name}, dtype=float)) with allow_pickle=False":
+        "{name} の要素は Python オブジェクトで、pickle でしか読めない。数として保存する"
+        "（numpy.asarray({name}, dtype=float)、allow_pickle=False）",
+    "{name} holds text, not numbers": "{name} の要素は文字列で、数ではない",
+    "{name} has shape {shape}: as float64 the arrays need {size}, more than half the available memory ({limit})":
+        "{name} の形は {shape}: float64 では配列に {size} が必要で、使えるメモリの半分（{limit}）を超える",
+    "{name} is in .npy format version {version}, which gradcli does not read":
+        "{name} は .npy 形式のバージョン {version} で、gradcli は読めない",
+    "{name} is not a valid .npy array ({reason})": "{name} は正しい .npy の配列ではない（{reason}）",
+    # ----- grad --save and --full (cli/commands.py, cli/output.py) -----
+    "--save writes one point's gradient (--at), not a --points file":
+        "--save が書くのは一点（--at）の勾配で、--points ファイルには使えない",
+    "--save {file}: cannot write it: {reason}": "--save {file}: 書き込めない: {reason}",
     # ----- what works on scalars only, until the next stages (cli/commands.py, cli/options.py) -----
     "{option} {binding}: an expected partial is a number (vectors and matrices are not supported here yet)":
         "{option} {binding}: 期待値は数で与える（ベクトルや行列にはまだ対応していない）",

@@ -188,20 +188,26 @@ def _from_array(name: str, value) -> np.ndarray:
     if isinstance(value, (bool, np.bool_)):
         raise BindingError(f"the value of {name} must be a number, not {value!r}")
     array = np.asarray(value)
-    kind = array.dtype.kind
-    if kind == "b":
-        raise BindingError(f"{name} holds booleans, not numbers")
-    if kind == "c":
-        raise BindingError(f"{name} holds complex numbers; gradcli works with real numbers")
-    if kind in "OUS":  # objects or text: element by element, so the message names the bad one
+    refuse_non_numbers(name, array.dtype)
+    if array.dtype.kind in "OUS":  # objects or text: element by element, so the message names the bad one
         return as_array(name, array.tolist())
-    if kind not in _NUMBER_KINDS:
-        raise BindingError(f"{name} holds values of type {array.dtype}, not numbers")
     if array.size == 0:
         raise BindingError(f"{name} has shape {array.shape}: an empty array has no value")
     if array.ndim > MAX_DIMENSIONS:
         raise BindingError(f"{name} has {array.ndim} dimensions; the limit is {MAX_DIMENSIONS}")
     return _finished(name, np.asarray(array, dtype=np.float64, order="C"))
+
+
+def refuse_non_numbers(name: str, dtype: np.dtype) -> None:
+    """BindingError for an array type that cannot hold real numbers (booleans, complex numbers,
+    dates, records). Objects and text pass: as_array reads them element by element."""
+    kind = dtype.kind
+    if kind == "b":
+        raise BindingError(f"{name} holds booleans, not numbers")
+    if kind == "c":
+        raise BindingError(f"{name} holds complex numbers; gradcli works with real numbers")
+    if kind not in _NUMBER_KINDS and kind not in "OUS":
+        raise BindingError(f"{name} holds values of type {dtype}, not numbers")
 
 
 def _finished(name: str, array: np.ndarray) -> np.ndarray:

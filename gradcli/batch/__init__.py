@@ -21,6 +21,9 @@ from ..graph import Graph
 from ..parse import parse
 from .chunk import differentiate_chunk, make_plan, rows_per_chunk
 
+SCALAR_ROWS_ONLY = ("--points runs scalar programs row by row; vector and matrix values are not supported with "
+                    "--points yet")
+
 
 @dataclass
 class Batch:
@@ -51,9 +54,12 @@ def gradients(source: str, at: Mapping[str, object] | None = None, /, **columns:
 def differentiate_many(graph: Graph, columns: Mapping[str, object], wrt: list[str] | None = None,
                        chunk_rows: int | None = None) -> Batch:
     """Value and gradient of a parsed program at every row of `columns`, chunk by chunk
-    (`chunk_rows` rows at a time: fewer use less memory)."""
+    (`chunk_rows` rows at a time: fewer use less memory). A column is one number per row, so a
+    program on vectors and matrices is refused, as `grad --points` refuses it."""
     import numpy as np
 
+    if graph.uses_arrays:
+        raise BindingError(SCALAR_ROWS_ONLY)
     at: dict[str, object] = {}
     arrays: dict[str, object] = {}
     for name, given in columns.items():

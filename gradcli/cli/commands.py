@@ -108,13 +108,18 @@ def _usage_errors(*rules: tuple[bool, str]) -> None:
 @click.option("--trace", "show_trace", is_flag=True,
               help="Add the step-by-step backprop trace (as `gradcli trace`, 6 significant digits unless "
                    "--precision is given; with --json a \"trace\" member).")
+@click.option("--save", "save_file", type=click.Path(dir_okay=False), metavar="FILE.npz",
+              help="Also write the value and the gradient to a NumPy .npz file: `value` and `grad_NAME` "
+                   "for each partial shown (numpy.load(FILE)).")
+@click.option("--full", is_flag=True, help="Print every entry of a large vector or matrix, not a summary.")
 @check_options
 @max_rows_option
-def grad(inputs, as_json, precision, wrt, points_file, output_format, quiet, run_check, show_trace, rtol, atol,
-         check_timeout, max_rows):
+def grad(inputs, as_json, precision, wrt, points_file, output_format, quiet, run_check, show_trace, save_file, full,
+         rtol, atol, check_timeout, max_rows):
     """Value and gradient of EXPR at a point (reverse-mode AD)."""
     batch = points_file is not None or output_format is not None
     _usage_errors((run_check and batch, "--check checks one point (--at), not a --points file"),
+                  (save_file is not None and batch, "--save writes one point's gradient (--at), not a --points file"),
                   (not run_check and (rtol, atol, check_timeout) != (None, None, None),
                    "--rtol, --atol and --check-timeout go with --check"),
                   (not show_trace and max_rows is not None, "--max-rows goes with --trace"),
@@ -129,7 +134,9 @@ def grad(inputs, as_json, precision, wrt, points_file, output_format, quiet, run
     explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT
     trace = output.trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows) if show_trace else None
     check = output.checker(result, rtol, atol, check_timeout) if run_check else None
-    return output.report(result, as_json, precision, trace, check, wrt=wrt)
+    if save_file is not None:
+        output.save_npz(result, save_file, wrt)
+    return output.report(result, as_json, precision, trace, check, wrt=wrt, full=full)
 
 
 def _grad_points(inputs: Inputs, wrt, points_file, output_format, as_json, quiet):
@@ -139,7 +146,9 @@ def _grad_points(inputs: Inputs, wrt, points_file, output_format, as_json, quiet
     _usage_errors((points_file is None, "--format applies to --points output"),
                   (as_json and output_format == "csv", "--json asks for JSON Lines output; it contradicts --format csv"),
                   (points_file == "-" and inputs.from_stdin(),
-                   "the program and --points cannot both come from standard input"))
+                   "the program and --points cannot both come from standard input"),
+                  (points_file == "-" and inputs.at_file == "-",
+                   "--at-file and --points cannot both come from standard input"))
     output_format = output_format or ("jsonl" if as_json else "csv")
     graph = inputs.graph()
     wanted = shown_names(graph, names(wrt), inputs.data) if wrt or inputs.data else None

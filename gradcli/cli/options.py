@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import functools
-import re
 
 import click
 
 from ..errors import BindingError, GradcliError
 from ..parse import normalize
-from .inputs import Inputs, as_typed
+from .inputs import IDENTIFIER, Inputs, as_typed
 from .output import warn
 
-_IDENTIFIER = re.compile(r"[^\W\d]\w*")
 MAX_TIMEOUT = 1e6  # seconds (eleven days); far more than any use, and below what the clocks can hold
 TRACE_PRECISION = 6  # significant digits in a trace, so that its rows fit in 80 columns
 
@@ -82,7 +80,7 @@ class AtType(click.ParamType):
             name = name.strip()
             if not equals and not self.bare_names:
                 raise BindingError(f"{option} {part.strip()}: not name=value (example: {option} x=-2,y=5)")
-            if not _IDENTIFIER.fullmatch(name):
+            if not IDENTIFIER.fullmatch(name):
                 raise BindingError(f"{option} {part.strip()}: {name!r} is not a variable name")
             if not equals:
                 bindings.append((name, None, ""))
@@ -170,14 +168,18 @@ def program_options(command=None, *, precision: int = 12):
         return lambda command: program_options(command, precision=precision)
 
     @functools.wraps(command)
-    def with_inputs(expression, file, at, data, cse, **options):
-        return command(Inputs(expression, file, at, data, cse), **options)
+    def with_inputs(expression, file, at, at_file, data, cse, **options):
+        return command(Inputs(expression, file, at, data, cse, at_file), **options)
 
     return _apply(with_inputs, [
         click.argument("expression", required=False, metavar="EXPR"),
         click.option("--at", "at", multiple=True, type=AtType(), metavar="NAME=VALUE,...",
                      help="The point: x=-2,y=5 (repeatable; values may be constant expressions like pi/4); "
                           "vectors and matrices in brackets, quoted: 'z=[1,2,3],W=[[1,2],[3,4]]'."),
+        click.option("--at-file", "at_file", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
+                     help="The point from a file ('-' for standard input): a JSON object of names and values "
+                          "(numbers or nested lists), or a NumPy .npz (numpy.savez(FILE, W=W, x=x)). "
+                          "--at and --data NAME=VALUE override single names."),
         click.option("--data", "data", multiple=True, type=DataType(), metavar="NAME[=VALUE],...",
                      help="Variables that are data, such as labels: no gradient is computed or shown for them "
                           "(values from --at, or given here)."),

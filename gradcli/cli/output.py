@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import click
@@ -90,13 +92,36 @@ def checker(result, rtol, atol, check_timeout, expectations=None):
     return lambda: check_gradient(result, tolerances, timeout, expectations)
 
 
+def save_npz(result, path: str, wrt: list[str] | None = None) -> None:
+    """`grad --save`: the value as `value` and each partial shown as `grad_NAME`, in a NumPy .npz
+    (a number as an array of shape ()). Written through a file object, so that NumPy keeps the
+    name as given instead of adding `.npz`; a file that cannot be opened is exit 2, and a failed
+    write (a full disk) leaves no half a file."""
+    import numpy as np
+
+    from ..errors import BindingError
+
+    arrays = {"value": result.value, **{f"grad_{name}": result.gradient_of(name) for name in wrt or result.shown}}
+    try:
+        stream = open(path, "wb")
+    except OSError as error:
+        raise BindingError(f"--save {path}: cannot write it: {error.strerror or error}") from None
+    try:
+        with stream:
+            np.savez(stream, **{key: np.asarray(value, dtype=np.float64) for key, value in arrays.items()})
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+
+
 def report(result, as_json: bool, precision: int, trace=None, check=None, gradient: bool = True,
-           wrt: list[str] | None = None) -> int:
+           wrt: list[str] | None = None, full: bool = False) -> int:
     """Print a result as one JSON object or as tables, with the trace and the check when asked.
 
     `trace` comes from trace_printer, `check` from checker; `wrt` names the partials shown when
-    the result has more (a check needs every variable's). The exit status is 1 when a witness or
-    an expectation disagrees.
+    the result has more (a check needs every variable's); `full` prints large vectors and
+    matrices whole. The exit status is 1 when a witness or an expectation disagrees.
     """
     checked = None
     if as_json:
@@ -124,7 +149,7 @@ def report(result, as_json: bool, precision: int, trace=None, check=None, gradie
         elif result.shapes is not None:  # vectors and matrices: a shape column, and blocks for matrices
             from ..render.arrays import array_gradient_table
 
-            print_whole(array_gradient_table(result, wrt, precision))
+            print_whole(array_gradient_table(result, wrt, precision, full=full))
         else:
             print_whole(gradient_table(result, wrt, precision))
         if check is not None:

@@ -37,7 +37,7 @@ HANG = 4  # how far a stacked cell is indented under its row
 # name) prints as the backslash escape the stream would write, and is measured as such.
 ASCII_SYMBOLS = str.maketrans({
     "∂": "d", "Σ": "S", "→": "->", "×": "*", "·": "*", "²": "^2", "³": "^3", "⚠": "!", "…": "...",
-    "⋮": ":", "–": "-", "½": "1/2", "─": "-",
+    "⋮": ":", "–": "-", "½": "1/2", "─": "-", "↓": "v",
 })
 
 Piece = tuple[str, str]  # (text, style)
