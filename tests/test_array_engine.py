@@ -1,6 +1,6 @@
 """The array path (gradcli/array_engine.py) through the Python API: values that are vectors and matrices.
 
-Witnesses: the published seed vectors (/work/shared/conformance), NumPy's own forward formulas
+Witnesses: the published seed vectors (tests/data/seed-vectors.jsonl), NumPy's own forward formulas
 (written naively here, away from overflow), and central finite differences of those formulas.
 """
 
@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, run_cli
+from conftest import DATA, REPO, run_cli
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
@@ -21,7 +21,7 @@ from hypothesis.extra.numpy import array_shapes, arrays
 import gradcli
 from gradcli.errors import ExitStatus, MathError, ShapeError
 
-SEED_VECTORS = REPO.parent / "shared" / "conformance" / "seed-vectors.jsonl"
+SEED_VECTORS = DATA / "seed-vectors.jsonl"  # the copy of ../shared/conformance/seed-vectors.jsonl (test_conformance keeps it in sync)
 with open(SEED_VECTORS, encoding="utf-8") as stream:
     SEEDS = [json.loads(line) for line in stream if line.strip()]
 
