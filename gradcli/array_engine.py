@@ -17,14 +17,16 @@ import math
 
 import numpy as np
 
-from .engine import leaf_values, math_error, needs_gradient
+from .engine import KINK_NOTE, Note, leaf_values, math_error, needs_gradient
 from .errors import MathError, ShapeError
-from .graph import Graph
+from .graph import Graph, reaching_output
 from .shapes import Shape, ShapeMismatch, broadcast_shape, element_text, shape_words
 
 NOT_SCALAR = ("grad needs a scalar output, but {name} is {shape}: use 'gradcli jacobian', "
               "or reduce it with sum(...) or mean(...)")
 AT_ELEMENT = "{error}, at {element}"
+KINK_AT = KINK_NOTE + " (at {elements})"  # the entries at the kink: "(at z[0], z[3], z[4] and 12 more)"
+ELEMENTS_SHOWN = 3
 
 
 def infer_shapes(graph: Graph, point: dict) -> list[Shape]:
@@ -44,8 +46,28 @@ def infer_shapes(graph: Graph, point: dict) -> list[Shape]:
             else:
                 shapes[node] = op.shape(*input_shapes, **attributes.get(node, {}))
         except ShapeMismatch as mismatch:
-            raise ShapeError(str(mismatch), graph.span(node), graph.source) from None
+            operand = _operand_text(graph, node_inputs[0]) if node_inputs else ""
+            raise ShapeError(mismatch.text(operand), graph.operator_span(node), graph.source) from None
     return shapes
+
+
+def _operand_text(graph: Graph, node: int) -> str:
+    """How the program writes a node, to name one of its elements: `z`, `softmax(q)`, or `(A @ B)`
+    with parentheses where an operator outside brackets would otherwise bind the index."""
+    name = graph.names[node]
+    if name is not None:
+        return name
+    start, end = graph.span(node)
+    text = graph.source[start:end]
+    depth = 0
+    for character in text:
+        if character in "([":
+            depth += 1
+        elif character in ")]":
+            depth -= 1
+        elif not depth and not (character.isalnum() or character in "_."):
+            return f"({text})"
+    return text
 
 
 def forward_arrays(graph: Graph, leaves: list) -> list:
@@ -64,7 +86,11 @@ def forward_arrays(graph: Graph, leaves: list) -> list:
 
 def surely_finite(value) -> bool:
     """True if every entry is finite: a sum is inf or nan if any entry is (a false alarm only on
-    overflow, which the caller then rules out element by element)."""
+    overflow, which the caller then rules out element by element).
+
+    One pass with no temporary array, cheaper than isfinite(v).all(); not np.dot, whose BLAS
+    threads crawl on a busy machine. The batch's chunks use it too.
+    """
     return math.isfinite(value.sum()) if getattr(value, "ndim", 0) else math.isfinite(value)
 
 
@@ -92,10 +118,15 @@ def _element_error(graph: Graph, node: int, values: list, shapes: list[Shape]) -
                           graph.span(node), graph.source)
     if not shape:
         return error
-    # The element as the user knows it: of a named input of the same shape (z[1]), else of the node (t2[1]).
-    named = [j for j in node_inputs if graph.names[j] is not None and shapes[j] == shape]
-    element = element_text(labels[named[0]] if named else labels[node], index)
+    element = element_text(_owner(graph, node, shapes, labels), index)
     return MathError(AT_ELEMENT.format(error=error.message, element=element), error.span, error.source)
+
+
+def _owner(graph: Graph, node: int, shapes: list[Shape], labels: list[str]) -> str:
+    """Whose elements an elementwise node's elements are, as the user knows them: a named input
+    of the same shape (z[1] for log(z)), else the node itself (t2[1])."""
+    named = [j for j in graph.inputs[node] if graph.names[j] is not None and shapes[j] == shapes[node]]
+    return labels[named[0]] if named else labels[node]
 
 
 def sum_to(contribution, shape: Shape):
@@ -149,12 +180,91 @@ def backward_arrays(graph: Graph, values: list, shapes: list[Shape], sources: li
                     contribution = sum_to(contribution, shapes[j])
             elif keywords:
                 contribution = rules[slot](np, g, out, *arguments, **keywords)
+            elif op.arity is None:  # variadic (stack): one rule, told the slot
+                contribution = rules[0](np, slot, g, out, *arguments)
             else:
                 contribution = rules[slot](np, g, out, *arguments)
             grads[j] = contribution if grads[j] is None else grads[j] + contribution
         if not kept[node]:
             grads[node] = None
     return grads
+
+
+def diagnose_arrays(graph: Graph, values: list, shapes: list[Shape], sources: list[int] | None = None) -> list[Note]:
+    """Notes for the nodes the sweep took a partial at where the op is not differentiable, naming
+    the entries at the kink: `relu(z)` at z = [0, 1] notes z[0]; `max(z)` at [1, 1, 0] z[0], z[1].
+
+    Only ops with a declared kink are visited, and of an elementwise op only the entries where an
+    argument is 0 or two tie (where every kink of the table lies) are judged one by one.
+    """
+    ops, inputs = graph.ops, graph.inputs
+    if not any(op is not None and op.kinks for op in set(ops)):
+        return []  # the common case, decided from the distinct ops alone
+    needs = needs_gradient(graph, sources)
+    reaches = reaching_output(inputs, graph.output)
+    labels = graph.labels()
+    found: list[Note] = []
+    for node, op in enumerate(ops):
+        if op is None or not op.kinks or not reaches[node]:
+            continue
+        slots = [slot for slot, j in enumerate(inputs[node]) if needs[j]]
+        if not slots:  # every input is a constant (`a = relu(0)`): no partial is taken here
+            continue
+        if op.elementwise:
+            entries = _elementwise_kinks(graph, node, values, shapes, slots)
+            owner = _owner(graph, node, shapes, labels)
+        else:
+            entries = _array_kinks(graph, node, values)
+            owner = labels[inputs[node][0]]
+        for kink, indices in entries.items():
+            if indices[0]:  # entries of an array; a scalar's kink, or the norm's, is of the whole value
+                message = KINK_AT.format(op=op.symbol, convention=kink.convention,
+                                         elements=_elements_text(owner, indices))
+            else:
+                message = KINK_NOTE.format(op=op.symbol, convention=kink.convention)
+            found.append(Note(node, "kink", message, kink.convention))
+    return found
+
+
+def _elementwise_kinks(graph: Graph, node: int, values: list, shapes: list[Shape], slots: list[int]) -> dict:
+    """Each kink of an elementwise node's op, with the indices (in its output) of the entries at it."""
+    op = graph.ops[node]
+    shape = shapes[node]
+    distinct = graph.inputs[node] if op.arity is not None else dict.fromkeys(graph.inputs[node])  # max(x, x) is x
+    arguments = [np.broadcast_to(values[j], shape) for j in distinct]
+    candidates = np.zeros(shape, dtype=bool)
+    for k, a in enumerate(arguments):
+        candidates |= a == 0
+        for b in arguments[k + 1:]:
+            candidates |= a == b
+    entries: dict = {}
+    for index in map(tuple, np.argwhere(candidates).tolist()):
+        kink = op.kink_at([float(a[index]) for a in arguments], slots)
+        if kink is not None:
+            entries.setdefault(kink, []).append(index)
+    return entries
+
+
+def _array_kinks(graph: Graph, node: int, values: list) -> dict:
+    """Each kink of an array node's op, with the indices of its first input's entries at it
+    (one empty index when the kink is of the whole value, as the norm's at 0)."""
+    op = graph.ops[node]
+    arguments = [values[j] for j in graph.inputs[node]]
+    keywords = graph.attributes.get(node, {})
+    entries: dict = {}
+    for kink in op.kinks:
+        at = np.asarray(kink.at(np, values[node], *arguments, **keywords))
+        if at.any():
+            entries[kink] = [tuple(index) for index in np.argwhere(at).tolist()] if at.ndim else [()]
+    return entries
+
+
+def _elements_text(owner: str, indices: list[tuple[int, ...]]) -> str:
+    """'z[0], z[3], z[4] and 12 more'."""
+    if len(indices) <= ELEMENTS_SHOWN + 1:  # "and 1 more" would be no shorter
+        return ", ".join(element_text(owner, index) for index in indices)
+    text = ", ".join(element_text(owner, index) for index in indices[:ELEMENTS_SHOWN])
+    return f"{text} and {len(indices) - ELEMENTS_SHOWN} more"
 
 
 def at_the_boundary(value, shape: Shape):
@@ -196,12 +306,13 @@ def differentiate_arrays(graph: Graph, point: dict, warnings: list[str], shown: 
     keep = sources if sources is not None else [*graph.variables.values(), *graph.intermediates.values()]
     with np.errstate(all="ignore"):  # an infinite partial gives inf or nan, as on the scalar path
         grads = backward_arrays(graph, values, shapes, sources, keep)
+        notes = diagnose_arrays(graph, values, shapes, sources)
     for node in keep:
         gradient = grads[node]
         if gradient is None:  # the output does not depend on it
             gradient = np.zeros(shapes[node])
         grads[node] = at_the_boundary(gradient, shapes[node])
-    return Result(graph, point, values, grads, (), (), warnings, shown, data, shapes, sources)
+    return Result(graph, point, values, grads, (), notes, warnings, shown, data, shapes, sources)
 
 
 def value_of_arrays(graph: Graph, point: dict):

@@ -53,9 +53,104 @@ def mean_vjp(xp, g, out, a, axis=None):
     return _spread(xp, g / count, a, axis)
 
 
+def largest(xp, a, axis=None):
+    return xp.max(a, axis=axis)
+
+
+def smallest(xp, a, axis=None):
+    return xp.min(a, axis=axis)
+
+
+def extreme_vjp(xp, g, out, a, axis=None):
+    """δ goes to the entries equal to the result, split evenly among ties (autograd's grad_chooser):
+    max([1, 1, 0]) passes ½ δ to each 1. The same rule for max and min."""
+    chosen, count = _chosen(xp, out, a, axis)
+    return _spread(xp, g, a, axis) * chosen / count
+
+
+def extreme_ties(xp, out, a, axis=None):
+    """The entries of a that tie for the result (where max and min are not differentiable)."""
+    chosen, count = _chosen(xp, out, a, axis)
+    return chosen & (count > 1)
+
+
+def _chosen(xp, out, a, axis):
+    """Which entries of a equal the result along the reduced axes, and how many do in each group."""
+    chosen = a == _spread(xp, out, a, axis)
+    return chosen, xp.sum(chosen, axis=axis, keepdims=True)
+
+
 def _spread(xp, g, a, axis):
     """g, reduced over `axis` of a, broadcast back to a's shape (a view: no copy is made)."""
     return xp.broadcast_to(g if axis is None else xp.expand_dims(g, axis), xp.shape(a))
+
+
+# ----- products, norm, and rearranging: outer(u, v), norm(X), A.T, z[1], [a, b, c] -----
+
+
+def outer(xp, a, b):
+    return xp.outer(a, b)
+
+
+def outer_vjp_left(xp, g, out, a, b):
+    """∂/∂u of u vᵀ: δ v (each row of δ weighted by v)."""
+    return xp.matmul(g, b)
+
+
+def outer_vjp_right(xp, g, out, a, b):
+    """∂/∂v of u vᵀ: uᵀ δ."""
+    return xp.matmul(a, g)
+
+
+def norm(xp, a):
+    """√(Σ a²), computed as m·√(Σ (a/m)²) with m = max |a|: no square overflows (norm([1e200, 1e200])
+    is 1.41e200, not inf) or underflows to 0; 0 for the zero vector."""
+    top = xp.max(xp.abs(a))
+    if top == 0:
+        return 0.0
+    scaled = a / top
+    return top * xp.sqrt(xp.sum(scaled * scaled))
+
+
+def norm_vjp(xp, g, out, a):
+    """δ a/‖a‖ (a/‖a‖ has entries in [-1, 1], so nothing overflows); at a = 0 the gradient is 0, by
+    convention (as PyTorch), where the one-sided derivatives point every way."""
+    if out == 0:
+        return xp.zeros(xp.shape(a))
+    return g * (a / out)
+
+
+def norm_at_zero(xp, out, a):
+    """The kink of the norm: the zero vector (the whole value, not an entry)."""
+    return out == 0
+
+
+def transpose(xp, a):
+    return xp.transpose(a)
+
+
+def transpose_vjp(xp, g, out, a):
+    return xp.transpose(g)
+
+
+def entry(xp, a, index):
+    return a[index]
+
+
+def entry_vjp(xp, g, out, a, index):
+    """δ at the indexed place, zeros everywhere else."""
+    spread = xp.zeros(xp.shape(a))
+    spread[index] = g
+    return spread
+
+
+def stack(xp, *elements):
+    return xp.stack(elements)
+
+
+def stack_vjp(xp, i, g, out, *elements):
+    """Element i of a list gets row i of δ (variadic: one rule for every slot)."""
+    return g[i]
 
 
 # ----- the softmax family, along one axis (the last by default) -----

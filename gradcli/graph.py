@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from array import array
 
-from .ops import CONSTANT, VARIABLE, Infix, Op, Prefix
+from .ops import CONSTANT, POSTFIX, VARIABLE, Infix, Op, Prefix
+
+_POSTFIX_SYMBOL = {op.name: symbol for symbol, op in POSTFIX.items()}  # transpose -> ".T": printed as A.T
+_OPENS, _CLOSES = ("(", "["), (")", "]")
 
 
 class Graph:
@@ -69,6 +72,43 @@ class Graph:
             return self.starts[node], self.ends[node]
         return self.columns(self.starts[node])[0], self.columns(self.ends[node])[1]
 
+    def operator_span(self, node: int) -> tuple[int, int]:
+        """The columns of a binary node's operator token (the `@` of `W @ x`), for a caret under
+        the operator of a shape error; the whole span() where there is none to point at.
+
+        A cold path: it re-reads the node's tokens (a binary node's span is exactly `a op b`) and
+        takes the last operator token outside brackets (the first for a right-associative one,
+        `^`), skipping a unary minus. A call (`pow(a, b)`) or an implicit product (`2x`, the last
+        step of `x*2y`) has no such token.
+        """
+        op = self.ops[node]
+        infix = next((syntax for syntax in op.syntax if isinstance(syntax, Infix)), None) if op else None
+        if infix is None or self.columns is None:
+            return self.span(node)
+        first = self.starts[node]
+        texts = self.columns.texts(first, self.ends[node])
+        right_associative = infix.left_bp > infix.right_bp
+        implicit_products_count = "*" in infix.symbols
+        found = None
+        depth = 0
+        previous = ""
+        for k, text in enumerate(texts):
+            if not depth and k:
+                if text in infix.symbols and _ends_operand(previous):
+                    found = k
+                    if right_associative:
+                        break
+                elif implicit_products_count and _is_number(previous) and (text == "(" or text.isidentifier()):
+                    found = None  # a later implicit product is this node's own step: no token to point at
+            if text in _OPENS:
+                depth += 1
+            elif text in _CLOSES:
+                depth -= 1
+            previous = text
+        if found is None:
+            return self.span(node)
+        return self.columns(first + found)
+
     def is_variable(self, node: int) -> bool:
         return self.ops[node] is None and node not in self.constants
 
@@ -101,7 +141,7 @@ class Graph:
 
     def formula(self, node: int, labels: list[str]) -> str:
         """One step of the program: node's op applied to its inputs' labels (`t1 * z`)."""
-        return apply_text(self.ops[node], [labels[j] for j in self.inputs[node]])
+        return apply_text(self.ops[node], [labels[j] for j in self.inputs[node]], self.attributes.get(node))
 
     def expression(self, node: int | None = None) -> str:
         """Fully parenthesised text of a node's whole subexpression, names expanded inline."""
@@ -124,6 +164,7 @@ class Graph:
         out: list[str] = []
         stack: list[str | int] = [self.output if node is None else node]
         root = stack[0]
+        attributes = self.attributes
         while stack:
             item = stack.pop()
             if isinstance(item, str):
@@ -136,7 +177,7 @@ class Graph:
             if self.names[item] is not None and not expand_names and not (top and item == root):
                 out.append(self.names[item])
                 continue
-            pieces = _pieces(op, self.inputs[item])
+            pieces = _pieces(op, self.inputs[item], attributes.get(item) if attributes else None)
             stack.extend(reversed(pieces))
         return "".join(out)
 
@@ -149,22 +190,45 @@ class Graph:
         return "\n".join(lines)
 
 
-def _pieces(op: Op, inputs: tuple[int, ...]) -> list[str | int]:
-    """The text around an op's inputs, fully parenthesised: ['(', a, ' + ', b, ')']."""
+def _pieces(op: Op, inputs: tuple[int, ...], attributes: dict | None = None) -> list[str | int]:
+    """The text around an op's inputs, fully parenthesised: ['(', a, ' + ', b, ')'], and with the
+    node's attributes as typed: [a, '[1, 0]'], ['sum(', a, ', axis=0)']. Postfix forms (`.T`, an
+    index) need no parentheses: they bind tighter than everything, and every operand is printed
+    whole (an operator's text has its own parentheses)."""
     syntax = op.syntax[0] if op.syntax else None
     if isinstance(syntax, Infix):
         return ["(", inputs[0], f" {syntax.symbols[0]} ", inputs[1], ")"]
     if isinstance(syntax, Prefix):
         return [f"({syntax.symbol}", inputs[0], ")"]
-    if syntax is None:  # copy: `q = x`
-        return [inputs[0]]
-    pieces: list[str | int] = [f"{syntax.names[0]}("]
+    postfix = _POSTFIX_SYMBOL.get(op.name)
+    if postfix is not None:
+        return [inputs[0], postfix]
+    if syntax is None:  # copy `q = x`, a list [a, b], an index z[1, 0]
+        if op.name == "index":
+            return [inputs[0], f"[{', '.join(map(str, attributes['index']))}]"]
+        if op.name != "stack":
+            return [inputs[0]]
+        opening, closing = "[", "]"
+    else:
+        opening, closing = f"{syntax.names[0]}(", ")"
+    pieces: list[str | int] = [opening]
     for k, j in enumerate(inputs):
         if k:
             pieces.append(", ")
         pieces.append(j)
-    pieces.append(")")
+    if attributes and syntax is not None:
+        pieces.append("".join(f", {keyword}={value}" for keyword, value in attributes.items()))
+    pieces.append(closing)
     return pieces
+
+
+def _is_number(token: str) -> bool:
+    return "0" <= token[:1] <= "9" or (token[:1] == "." and token != ".")
+
+
+def _ends_operand(token: str) -> bool:
+    """Whether an operator after this token is binary (else it is a sign: the `-` of `a * -b`)."""
+    return token in _CLOSES or token[:1].isalnum() or token[:1] == "_" or _is_number(token)
 
 
 def reaching_output(inputs: list[tuple[int, ...]], output: int) -> bytearray:
@@ -184,9 +248,9 @@ def reaching_output(inputs: list[tuple[int, ...]], output: int) -> bytearray:
     return reaches
 
 
-def apply_text(op: Op, operands: list[str]) -> str:
-    """An op applied to operand texts, as typed: `a * b`, `-a`, `max(a, b, c)`."""
-    pieces = _pieces(op, tuple(range(len(operands))))
+def apply_text(op: Op, operands: list[str], attributes: dict | None = None) -> str:
+    """An op applied to operand texts, as typed: `a * b`, `-a`, `max(a, b, c)`, `z[1]`, `sum(a, axis=0)`."""
+    pieces = _pieces(op, tuple(range(len(operands))), attributes)
     text = "".join(p if isinstance(p, str) else operands[p] for p in pieces)
     if op.syntax and isinstance(op.syntax[0], (Infix, Prefix)):
         return text[1:-1]  # a single step needs no outer parentheses

@@ -297,17 +297,46 @@ SHAPES = {  # values with shapes: shape errors, array values, the array path (sh
         "{op}(..., axis={axis}): {shape} の軸は 0 から {last} まで（末尾からなら -1 から -{ndim} まで）",
     "{op} needs a vector or a matrix, not a scalar (it works along an axis)":
         "{op} にはスカラーではなくベクトルか行列を与える（軸に沿って計算するため）",
+    "{op}() of one argument reduces a vector or a matrix, but its argument is a scalar; to compare numbers, "
+    "give two or more arguments: {op}(a, b)":
+        "引数 1 つの {op}() はベクトルや行列の要素をまとめるものだが、引数がスカラー。数どうしを比べるなら引数を "
+        "2 つ以上与える: {op}(a, b)",
+    "outer takes two vectors, not {a} and {b}": "outer には {a} と {b} ではなく 2 つのベクトルを与える",
+    "element {k} of the list is {b}, but element 0 is {a}: a list's elements must all have the same shape":
+        "リストの要素 {k} は {b} だが、要素 0 は {a}: リストの要素はすべて同じ形でなければならない",
+    "{element}: a scalar has no elements to index": "{element}: スカラーには添字で取り出す要素がない",
+    "{element} has {count} indices, but {shape} has {axes}": "{element} の添字は {count} 個だが、{shape} の軸は {axes}",
+    "1 axis": "1 つ",
+    "{n} axes": "{n} つ",
+    "{element} is outside {shape} (indices are 0-based: 0 to {last})":
+        "{element} は {shape} の範囲外（添字は 0 始まりで 0 から {last} まで）",
+    "{element} is outside {shape} (from the end, indices are -1 to -{size})":
+        "{element} は {shape} の範囲外（末尾からの添字は -1 から -{size} まで）",
+    "{element} is outside {shape} (indices on axis {axis} are 0-based: 0 to {last})":
+        "{element} は {shape} の範囲外（軸 {axis} の添字は 0 始まりで 0 から {last} まで）",
+    "{element} is outside {shape} (from the end, indices on axis {axis} are -1 to -{size})":
+        "{element} は {shape} の範囲外（軸 {axis} の末尾からの添字は -1 から -{size} まで）",
     # ----- the array path (array_engine.py, batch/run.py) -----
     "grad needs a scalar output, but {name} is {shape}: use 'gradcli jacobian', or reduce it with sum(...) or "
     "mean(...)":
         "grad の出力はスカラーでなければならないが、{name} は {shape}: 'gradcli jacobian' を使うか、sum(...) や "
         "mean(...) でスカラーにする",
     "{error}, at {element}": "{error}（{element} で）",
+    "{op} is not differentiable here; convention: {convention} (at {elements})":
+        "{op} はこの点で微分できない。規約: {convention}（{elements} で）",
+    "{elements} and {count} more": "{elements} ほか {count} 個",
+    # ----- the array ops' kink conventions (ops.Kink.convention) -----
+    "the gradient is split evenly among the tied entries (½ each for two)": "同点の要素で勾配を等分する（2 つなら ½ ずつ）",
+    "norm'(0) = 0: the gradient at the zero vector is 0 (as PyTorch)": "norm'(0) = 0: 零ベクトルでの勾配は 0 とする（PyTorch と同じ）",
     "--points runs scalar programs row by row; vector and matrix values are not supported with --points yet":
         "--points はスカラーのプログラムを行ごとに計算する。ベクトルや行列の値にはまだ対応していない",
     # ----- the VJPs of array ops in matrix form, as a trace shows them (ops.py) -----
     "δ, broadcast to a's shape": "δ を a の形に複製",
     "δ/n, broadcast to a's shape": "δ/n を a の形に複製",
+    "δ to the largest entries, split among ties": "δ を最大の要素へ（同点なら等分）",
+    "δ to the smallest entries, split among ties": "δ を最小の要素へ（同点なら等分）",
+    "δ at the index, 0 elsewhere": "添字の位置に δ、ほかは 0",
+    "row i of δ": "δ の i 行目",
 }
 
 PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
@@ -361,7 +390,28 @@ PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
     "unbalanced ')': there is no '(' to close": "')' が余分: 閉じる '(' がない",
     "unclosed '(': no matching ')'": "'(' が閉じていない: 対応する ')' がない",
     "unclosed call of {function}(: no matching ')'": "{function}( の呼び出しが閉じていない: 対応する ')' がない",
-    "',' is only allowed between a function's arguments": "',' を書けるのは関数の引数の間だけ",
+    "',' is only allowed between a function's arguments or a list's elements":
+        "',' を書けるのは関数の引数の間かリストの要素の間だけ",
+    # ----- vectors and matrices: lists, indexes, .T, keywords -----
+    "an empty list [] has no value": "空のリスト [] には値がない",
+    "unbalanced ']': there is no '[' to close": "']' が余分: 閉じる '[' がない",
+    "unclosed '[': no matching ']'": "'[' が閉じていない: 対応する ']' がない",
+    "')' cannot close '[': write ']'": "')' では '[' を閉じられない: ']' と書く",
+    "']' cannot close '{group}': write ')'": "']' では '{group}' を閉じられない: ')' と書く",
+    "an index is an integer such as z[0] (0-based)": "添字は z[0] のような整数（0 始まり）",
+    "slices such as z[1:] are not supported; an index is an integer such as z[0] (0-based)":
+        "z[1:] のようなスライスには対応していない。添字は z[0] のような整数（0 始まり）",
+    "a number cannot be indexed": "数には添字を付けられない",
+    "a number has no transpose": "数には転置がない",
+    "'.' can only be followed by T (transpose)": "'.' の後に書けるのは T（転置）だけ",
+    "{name}() takes no keyword arguments": "{name}() はキーワード引数を取らない",
+    "{name}() takes the keyword {known}, not {keyword}": "{name}() のキーワードは {keyword} ではなく {known}",
+    "{name}() of {count} arguments takes no keyword {keyword}":
+        "引数が {count} 個の {name}() はキーワード {keyword} を取らない",
+    "{keyword}= is given twice": "{keyword}= が二度与えられている",
+    "{keyword}= takes an integer such as 0 or -1": "{keyword}= には 0 や -1 のような整数を書く",
+    "an argument follows {keyword}=: keywords come last, as in {name}(X, {keyword}=0)":
+        "{keyword}= の後に引数がある: キーワードは {name}(X, {keyword}=0) のように最後に書く",
 }
 
 GRADIENT = {  # grad's table, eval, the value line (render/text.py; its headings are the trace's)

@@ -20,19 +20,22 @@ Fields of an `Op` (in the spirit of PyTorch's derivatives.yaml):
             math error can say why ("log of a negative number") instead of just "nan"
   kinks     Kink(at(*inputs) -> bool, convention, inputs): where the op is not differentiable in
             the given input slots and which value the partials give there; the formulas
-            implement it, this names it. pow has two: one in its base, one in its exponent
+            implement it, this names it. pow has two: one in its base, one in its exponent.
+            An array op's at(xp, out, *inputs, **attributes) marks the entries of its first
+            input at the kink (amax: the ties), or is one truth value for the whole (norm at 0)
   gate      the gate pattern a trace mentions (CS231n: add distributes, mul swaps, max routes)
   shape     shape(*input_shapes, **attributes) -> output shape, for array ops (matmul, sum, ...);
             None: elementwise, the inputs broadcast as NumPy's do
   vjp       array ops only: one rule per input, vjp(xp, g, out, *inputs, **attributes) -> the
             contribution to that input (g is the upstream gradient, in the output's shape);
             elementwise ops have none: their contribution is g × partial, summed back to the
-            input's shape (a broadcast forward is a sum backward)
+            input's shape (a broadcast forward is a sum backward); a variadic op (stack) gives
+            one rule vjp(xp, i, g, out, *inputs) instead
   keywords  the keyword arguments a call takes, with their defaults ({"axis": None})
 
 Conventions at non-differentiable points (also in the README): relu'(0) = 0, abs'(0) = 0,
-max/min ties split the gradient evenly among the tied inputs, sqrt'(0) = +inf, and
-∂(a^b)/∂b is 0 at a = 0 and nan (undefined) for a < 0.
+max/min ties split the gradient evenly among the tied inputs (and max(X)/min(X) among the tied
+entries), sqrt'(0) = +inf, norm'(0) = 0, and ∂(a^b)/∂b is 0 at a = 0 and nan (undefined) for a < 0.
 """
 
 from __future__ import annotations
@@ -260,6 +263,7 @@ def _reduce(combine):
 ADD_BP, MUL_BP, NEG_BP, POW_BP = (5, 6), (7, 8), 9, (12, 11)
 
 _TIE = "the gradient is split evenly among the tied inputs (½ each for two)"
+_TIED_ENTRIES = "the gradient is split evenly among the tied entries (½ each for two)"
 _ATAN2_CUT = ("atan2(y, x) jumps by 2π across y = 0 for x < 0: the partials there are those of either side "
               "(they agree); at (0, 0) they are nan")
 
@@ -438,9 +442,7 @@ OPERATIONS = (
        kinks=(Kink(_is_min_tie, _TIE),),
        gate="min gate: routes the gradient to the smallest input"),
     # ----- vectors and matrices: array ops, each with a shape rule and one VJP per input -----
-    # No dot(u, v) alias yet: `dot` names an intermediate in a CS231n example (examples/cs231n-neuron.grad),
-    # and the parser refuses to assign a function's name.
-    Op("matmul", 2, (Infix(("@",), *MUL_BP),),
+    Op("matmul", 2, (Infix(("@",), *MUL_BP), Call(("dot",))),  # dot agrees with matmul on vectors and matrices
        forward=array_rules.matmul,
        partials=(),
        show=("δ bᵀ", "aᵀ δ"),
@@ -487,6 +489,61 @@ OPERATIONS = (
        shape=shapes.across_axis("logsumexp"),
        vjp=(array_rules.logsumexp_vjp,),
        keywords={"axis": -1}),
+    Op("amax", 1, (Call(("max",)),),  # max(X) of one argument; max(a, b, ...) is the elementwise max above
+       forward=array_rules.largest,
+       partials=(),
+       show=("δ to the largest entries, split among ties",),
+       sympy=None,
+       kinks=(Kink(array_rules.extreme_ties, _TIED_ENTRIES),),
+       shape=shapes.extreme("max"),
+       vjp=(array_rules.extreme_vjp,),
+       keywords={"axis": None}),
+    Op("amin", 1, (Call(("min",)),),
+       forward=array_rules.smallest,
+       partials=(),
+       show=("δ to the smallest entries, split among ties",),
+       sympy=None,
+       kinks=(Kink(array_rules.extreme_ties, _TIED_ENTRIES),),
+       shape=shapes.extreme("min"),
+       vjp=(array_rules.extreme_vjp,),
+       keywords={"axis": None}),
+    Op("outer", 2, (Call(("outer",)),),
+       forward=array_rules.outer,
+       partials=(),
+       show=("δ b", "aᵀ δ"),
+       sympy=None,
+       shape=shapes.outer_shape,
+       vjp=(array_rules.outer_vjp_left, array_rules.outer_vjp_right)),
+    Op("norm", 1, (Call(("norm",)),),
+       forward=array_rules.norm,
+       partials=(),
+       show=("δ a/‖a‖",),
+       sympy=None,
+       kinks=(Kink(array_rules.norm_at_zero, "norm'(0) = 0: the gradient at the zero vector is 0 (as PyTorch)"),),
+       shape=shapes.norm_shape,
+       vjp=(array_rules.norm_vjp,)),
+    Op("transpose", 1, (Call(("transpose",)), Postfix(".T")),
+       forward=array_rules.transpose,
+       partials=(),
+       show=("δᵀ",),
+       sympy=None,
+       shape=shapes.transpose_shape,
+       vjp=(array_rules.transpose_vjp,)),
+    # The parser makes these two from `z[1]` and `[a, b, c]`: no syntax of their own in the table.
+    Op("index", 1, (),
+       forward=array_rules.entry,
+       partials=(),
+       show=("δ at the index, 0 elsewhere",),
+       sympy=None,
+       shape=shapes.index_shape,
+       vjp=(array_rules.entry_vjp,)),
+    Op("stack", None, (),
+       forward=array_rules.stack,
+       partials=(),
+       show=("row i of δ",),
+       sympy=None,
+       shape=shapes.stack_shape,
+       vjp=(array_rules.stack_vjp,)),
     # ----- naming -----
     Op("copy", 1, (),  # `q = x` gives the name q a node of its own
        forward=lambda xp, a: a,

@@ -20,7 +20,7 @@ from array import array
 from .errors import GradcliError, LimitError, ParseError
 from .formatting import format_value
 from .graph import Graph, unused_name
-from .ops import CONSTANTS, FUNCTIONS, INFIX, NEG_BP, OPS, PREFIX, arity_text
+from .ops import CONSTANTS, FUNCTIONS, INFIX, NEG_BP, OPS, POSTFIX, PREFIX, arity_text
 from .parse_shapes import LearnedShapes
 
 MAX_SOURCE_CHARS = 64 * 1024 * 1024
@@ -61,10 +61,13 @@ _MULTIPLY = _INFIX["*"]
 _MATMUL = OPS["matmul"]
 _NEGATE = PREFIX["-"][0]
 _COPY = OPS["copy"]
+_STACK = OPS["stack"]  # a list literal [a, b]
+_INDEX = OPS["index"]  # z[1], X[1, 0]
+_INDEX_FORM = "an index is an integer such as z[0] (0-based)"
 
 # Kinds of entries on the operator stack. Groups have a binding power below every
-# operator's, so building nodes stops at them.
-_PREFIX, _BINARY, _PAREN, _CALL = range(4)
+# operator's, so building nodes stops at them. A call and a list take commas (kind >= _CALL).
+_PREFIX, _BINARY, _PAREN, _CALL, _BRACKET = range(5)
 _GROUP_BP = -2
 
 
@@ -178,6 +181,20 @@ class _TokenColumns:
             self.read_block(block)
         return self.spans[rest] if rest < len(self.spans) else (self.end, self.end)  # past the last: the end
 
+    def texts(self, first: int, last: int) -> list[str]:
+        """The text of tokens first..last (after normalize(): `×` is `*`), for Graph.operator_span."""
+        self(first)  # the marks up to first's block
+        texts: list[str] = []
+        skip = first % self.BLOCK
+        for match in _TOKEN.finditer(self.text, self.marks[first // self.BLOCK]):
+            if skip:
+                skip -= 1
+                continue
+            texts.append(match.group(1))
+            if len(texts) > last - first:
+                break
+        return texts
+
     def read_block(self, block: int) -> None:
         marks, text = self.marks, self.text
         if block >= len(marks) and not self.complete:
@@ -232,6 +249,9 @@ class _Parser:
         self.unused: tuple[int, int] | None = None  # a bare expression that is not the last statement
         self.last: tuple[int, str | None] | None = None  # the latest statement's node and name
         self.shapes = LearnedShapes(self)
+        # Keywords read in calls not closed yet: the call's global token -> ({keyword: (value, its
+        # global token)}, the operand count at the first keyword, to catch an argument after it).
+        self.keywords: dict[int, tuple[dict[str, tuple[int, int]], int]] = {}
 
     # ----- errors point at the original text -----
 
@@ -302,6 +322,7 @@ class _Parser:
         add_start, add_end = graph.starts.append, graph.ends.append
         max_depth, max_nodes = MAX_DEPTH, MAX_NODES
         constants = graph.constants
+        pending_keywords = self.keywords
         i = 0
         while True:
             token = tokens[i]
@@ -373,12 +394,19 @@ class _Parser:
                             operators.append((_GROUP_BP, _CALL, token, i, len(operands)))
                             depth += 1
                             i += 1
+                        elif tokens[i + 1] == "=" and operators and operators[-1][1] == _CALL:
+                            i = self.keyword(operators, operands, i)  # sum(X, axis=0)
+                            expect_operand = after_number = False
+                            continue
                         else:
                             operands.append((self.leaf(token, i + base), i + base, i + base))
                             expect_operand = after_number = False
                     elif token is _MORE:
                         self.more(tokens)
                         continue
+                    elif token == "[":  # a list literal [a, b, c]: a group its commas separate, as a call's
+                        operators.append((_GROUP_BP, _BRACKET, None, i, len(operands)))
+                        depth += 1
                     elif not ((token == "\n" and depth) or token[:1] == "#"):
                         raise self.expected_operand(operators, operands, i)
                     if len(operators) > max_depth:
@@ -400,7 +428,10 @@ class _Parser:
                         self.more(tokens)
                         continue
                     elif not (token in _GROUP_ENDS or token == "\n"):
-                        raise self.missing_operator(i)
+                        if token != "]":  # ']' ends a list: built below, as ')' ends a group
+                            i = self.after_operand(operators, operands, i)  # z[0], A.T, axis=0; else raises
+                            after_number = False
+                            continue
                 left_bp = -1 if infix is None else infix[1]
                 while operators and operators[-1][0] > left_bp:
                     _, kind, op, first, _ = operators.pop()
@@ -432,9 +463,10 @@ class _Parser:
                         raise self.error("unbalanced ')': there is no '(' to close", i)
                     _, kind, function, first, height = operators[-1]
                     unary = FUNCTIONS[function].get(1) if kind == _CALL and len(operands) == height + 1 else None
-                    if unary is not None and unary.vjp is None:
+                    if unary is not None and unary.vjp is None and not pending_keywords:
                         # close() inlined for the common call of one argument to an elementwise op, as
-                        # in `exp(x*c)`; an array op (sum, softmax) goes to close(), which marks the graph
+                        # in `exp(x*c)`; an array op (sum, softmax) or a call with a keyword goes to
+                        # close(), which checks the keyword and marks the graph
                         operators.pop()
                         first += base
                         a = operands[-1][0]
@@ -449,17 +481,18 @@ class _Parser:
                     depth -= 1
                     after_number = False
                 elif token == ",":
-                    if not operators or operators[-1][1] != _CALL:
-                        raise self.error("',' is only allowed between a function's arguments", i)
+                    if not operators or operators[-1][1] < _CALL:
+                        raise self.error("',' is only allowed between a function's arguments or a list's elements", i)
                     expect_operand = True
+                elif token == "]":
+                    self.close_list(operators, operands, i)
+                    depth -= 1
+                    after_number = False
                 else:  # the end of the statement
                     break
                 i += 1
             if operators:
-                _, kind, function, first, _ = operators[-1]
-                if kind == _CALL:
-                    raise self.error(f"unclosed call of {function}(: no matching ')'", first, first + 1)
-                raise self.error("unclosed '(': no matching ')'", first)
+                raise self.unclosed(operators[-1])
             node = operands[0][0]
             if name is None:
                 self.unused = (statement_start + base, i - 1 + base)
@@ -515,16 +548,146 @@ class _Parser:
             node, _, _ = operands.pop()
             operands.append((node, first, i + self.base))
             return
+        if kind == _BRACKET:
+            raise self.error("')' cannot close '[': write ']'", i)
+        keywords, positional = self.keywords.pop(first, ({}, 0)) if self.keywords else ({}, 0)
+        if keywords and len(operands) > positional:
+            keyword = next(iter(keywords))
+            _, start, end = operands[positional]
+            raise self.error_at(f"an argument follows {keyword}=: keywords come last, as in {name}(X, {keyword}=0)",
+                                start, end)
         arguments = operands[height:]
         del operands[height:]
         by_arity = FUNCTIONS[name]
         op = by_arity.get(len(arguments)) or (by_arity.get(None) if len(arguments) >= 2 else None)
         if op is None:
             raise self.error_at(f"{name}() takes {arity_text(name)}, {len(arguments)} given", first, i + self.base)
+        for keyword, (_, at) in keywords.items():
+            if keyword not in (op.keywords or ()):
+                raise self.error_at(f"{name}() of {len(arguments)} arguments takes no keyword {keyword}", at, at)
         last = i + self.base
-        operands.append((self.graph.add(op, tuple(a for a, _, _ in arguments), first, last), first, last))
-        if not op.elementwise:
-            self.graph.uses_arrays = True
+        node_inputs = tuple(a for a, _, _ in arguments)
+        if op.elementwise:
+            node = self.graph.add(op, node_inputs, first, last)
+        else:
+            node = self.array_node(op, node_inputs, first, last,
+                                   {keyword: value for keyword, (value, _) in keywords.items()})
+        operands.append((node, first, last))
+
+    def close_list(self, operators: list, operands: list, i: int) -> None:
+        """Handle ']' once everything inside is built: a list literal becomes a stack of its elements."""
+        if not operators:
+            raise self.error("unbalanced ']': there is no '[' to close", i)
+        _, kind, name, first, height = operators[-1]
+        if kind != _BRACKET:
+            raise self.error(f"']' cannot close '{name or ''}(': write ')'", i)
+        operators.pop()
+        first += self.base
+        last = i + self.base
+        elements = tuple(node for node, _, _ in operands[height:])
+        del operands[height:]
+        operands.append((self.array_node(_STACK, elements, first, last), first, last))
+
+    def after_operand(self, operators: list, operands: list, i: int) -> int:
+        """A token after an operand that is not an infix operator (a cold path): postfix indexing
+        `z[1, 0]` and `A.T`, which bind tighter than any operator and apply to the last operand, or
+        a keyword whose name is already a variable's (`axis=` after `axis` was used); else an
+        error. Returns the index of the token after what was read."""
+        tokens, base = self.tokens, self.base
+        token = tokens[i]
+        node, first, _ = operands[-1]
+        if token == "=" and operators and operators[-1][1] == _CALL and operands[-1][1] == operands[-1][2] == i - 1 + base \
+                and len(operands) > operators[-1][4] and tokens[i - 1].isidentifier():
+            operands.pop()  # the name was read as an operand (it names a variable); it is a keyword
+            return self.keyword(operators, operands, i - 1)
+        if token == "[":
+            if node in self.graph.constants:
+                raise self.error_at("a number cannot be indexed", first, i + base)
+            return self.index(operands, i)
+        if token == ".":
+            op = POSTFIX.get("." + tokens[i + 1])
+            if op is None:
+                raise self.error("'.' can only be followed by T (transpose)", i, i + 1)
+            if node in self.graph.constants:
+                raise self.error_at("a number has no transpose", first, i + 1 + base)
+            operands[-1] = (self.array_node(op, (node,), first, i + 1 + base), first, i + 1 + base)
+            return i + 2
+        raise self.missing_operator(i)
+
+    def index(self, operands: list, i: int) -> int:
+        """Read `[1, -2]` at token i into an index node of the last operand; integer literals only."""
+        tokens = self.tokens
+        start = i
+        index: list[int] = []
+        while True:
+            i += 1
+            negative = tokens[i] == "-"
+            i += negative
+            token = tokens[i]
+            if not (token.isdigit() and token.isascii()):
+                raise self.bad_index(start, i)
+            index.append(-int(token) if negative else int(token))
+            i += 1
+            if tokens[i] == "]":
+                break
+            if tokens[i] != ",":
+                raise self.bad_index(start, i)
+        node, first, _ = operands[-1]
+        last = i + self.base
+        operands[-1] = (self.array_node(_INDEX, (node,), first, last, {"index": tuple(index)}), first, last)
+        return i + 1
+
+    def bad_index(self, start: int, i: int) -> ParseError:
+        """The error for token i inside the index that opens at token start."""
+        token = self.tokens[i]
+        if token == ":":
+            return self.error(f"slices such as z[1:] are not supported; {_INDEX_FORM}", i)
+        if token in (";", "\n", _END, _MORE) or token[0] == "#":
+            return self.error("unclosed '[': no matching ']'", start)
+        return self.error(_INDEX_FORM, i)
+
+    def keyword(self, operators: list, operands: list, i: int) -> int:
+        """Read `axis=-1` at token i, inside the call on top of `operators`: an integer literal the
+        call's op takes as that keyword. It is kept until close() builds the call's node.
+        Returns the index of the token after the value."""
+        tokens, base = self.tokens, self.base
+        _, _, name, call, _ = operators[-1]
+        keyword = tokens[i]
+        accepted = [k for op in FUNCTIONS[name].values() for k in (op.keywords or ())]
+        if not accepted:
+            raise self.error(f"{name}() takes no keyword arguments", i, i + 1)
+        if keyword not in accepted:
+            raise self.error(f"{name}() takes the keyword {' or '.join(dict.fromkeys(accepted))}, not {keyword}",
+                             i)
+        given, positional = self.keywords.setdefault(call + base, ({}, len(operands)))
+        if keyword in given:
+            raise self.error(f"{keyword}= is given twice", i, i + 1)
+        value_at = i + 2
+        negative = tokens[value_at] == "-"
+        token = tokens[value_at + negative]
+        if not (token.isdigit() and token.isascii()) or tokens[value_at + negative + 1] not in (",", ")"):
+            raise self.error(f"{keyword}= takes an integer such as 0 or -1", value_at, value_at + negative)
+        given[keyword] = (-int(token) if negative else int(token), i + base)
+        return value_at + negative + 1
+
+    def array_node(self, op, inputs: tuple[int, ...], first: int, last: int, attributes: dict | None = None) -> int:
+        """Add a node of an array op (a list, an index, .T, sum, softmax, ...) with its attributes:
+        the one place that marks the graph as needing the array path, except for `@` (see run)."""
+        graph = self.graph
+        node = graph.add(op, inputs, first, last)
+        if attributes:
+            graph.attributes[node] = attributes
+        graph.uses_arrays = True
+        return node
+
+    def unclosed(self, group: tuple) -> ParseError:
+        """The error for a group still open at the end of its statement."""
+        _, kind, function, first, _ = group
+        if kind == _CALL:
+            return self.error(f"unclosed call of {function}(: no matching ')'", first, first + 1)
+        if kind == _BRACKET:
+            return self.error("unclosed '[': no matching ']'", first)
+        return self.error("unclosed '(': no matching ')'", first)
 
     # ----- leaves -----
 
@@ -592,16 +755,20 @@ class _Parser:
             return self.error(f"{name}() takes {arity_text(name)}, none given", first, i)
         if token == ")" and operators and operators[-1][1] == _PAREN:
             return self.error("empty parentheses", operators[-1][3], i)
+        if token == "]" and operators and operators[-1][1] == _BRACKET and operators[-1][4] == len(operands):
+            return self.error("an empty list [] has no value", operators[-1][3], i)
         if operators and operators[-1][1] in (_BINARY, _PREFIX) and (
-            token in (";", "\n", ")", ",", _END) or token[0] == "#"
+            token in (";", "\n", ")", ",", "]", _END) or token[0] == "#"
         ):
             first = operators[-1][3]
             return self.error(f"{self.tokens[first]!r} needs an operand after it", first)
         if token in (";", "\n", _END):
+            if operators and operators[-1][1] == _BRACKET:
+                return self.unclosed(operators[-1])
             if operators and operators[-1][1] in (_PAREN, _CALL):
                 return self.error("unclosed '(': no matching ')'", operators[-1][3])
             return self.error("the expression ends too early", i)
-        if len(token) == 1 and token not in "()+-*/^,=;":
+        if len(token) == 1 and token not in "()[]+-*/^@,=;":
             return self.error(_unexpected(token), i)
         return self.error(f"expected a number, a name or '(' but found {token!r}", i)
 

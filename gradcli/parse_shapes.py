@@ -47,7 +47,7 @@ class LearnedShapes:
 
     def learn(self, tokens: list[str], first: int, end: int) -> None:
         """Remember the shape of the assignment tokens[first:end], if it is one line (ended by
-        '\\n' or ';') of at most _SHAPE_TOKENS tokens."""
+        '\\n' or ';') of at most _SHAPE_TOKENS tokens, and without brackets, '.' or a keyword."""
         if end - first > _SHAPE_TOKENS or (tokens[end] != "\n" and tokens[end] != ";"):
             return
         if tokens[end - 1][0] == "#":  # a comment at the end of the line is matched by every shape
@@ -59,8 +59,10 @@ class LearnedShapes:
                 return  # over several lines, or with a comment inside: not a shape
             if token.isidentifier():
                 kinds.append(token if tokens[k + 1] == "(" and k > first else _NAME_SLOT)
-            elif "0" <= token[:1] <= "9" or token[:1] == ".":
+            elif "0" <= token[:1] <= "9" or (token[:1] == "." and token != "."):
                 kinds.append(_NUMBER_SLOT)
+            elif token in "[].=" and k > first + 1:
+                return  # a list, an index, .T or axis=: attributes, which a replay does not make
             else:
                 kinds.append(token)
         key = tuple(kinds)

@@ -14,6 +14,23 @@ Shape = tuple[int, ...]
 class ShapeMismatch(Exception):
     """Operands whose shapes do not fit an op; the message names both shapes in words."""
 
+    def text(self, operand: str) -> str:
+        """The message. `operand` is how the program writes the op's first input (`z`), for the
+        rules whose message names an element of it."""
+        return str(self)
+
+
+class OutsideValue(ShapeMismatch):
+    """An index the value does not have. The message names the element as the program writes it
+    (`z[3]`), which only the engine can spell: the rule sees shapes, not names."""
+
+    def __init__(self, template: str, index: tuple[int, ...], **fields):
+        super().__init__(template)
+        self.index, self.fields = index, fields
+
+    def text(self, operand: str) -> str:
+        return self.args[0].format(element=element_text(operand, self.index), **self.fields)
+
 
 def shape_words(shape: Shape) -> str:
     """'a scalar', 'a vector of 3', 'a 2×3 matrix', 'an array of shape 2×3×4'."""
@@ -136,3 +153,66 @@ def across_axis(op_symbol: str):
 def _needs_an_axis(a: Shape, op_symbol: str) -> None:
     if not a:
         raise ShapeMismatch(f"{op_symbol} needs a vector or a matrix, not a scalar (it works along an axis)")
+
+
+def extreme(op_symbol: str):
+    """The shape rule of max(X) and min(X) of one argument: a reduction (sum's rule), but not of
+    a scalar. `max(x)` of a number is almost always a forgotten second argument, as in max(x, 0)."""
+    reduce = reduction(op_symbol)
+
+    def rule(a: Shape, axis: int | None = None) -> Shape:
+        if not a and axis is None:
+            raise ShapeMismatch(f"{op_symbol}() of one argument reduces a vector or a matrix, but its argument "
+                                f"is a scalar; to compare numbers, give two or more arguments: {op_symbol}(a, b)")
+        return reduce(a, axis)
+
+    return rule
+
+
+def outer_shape(a: Shape, b: Shape) -> Shape:
+    """outer(u, v) of two vectors: (m), (n) → (m, n)."""
+    if len(a) != 1 or len(b) != 1:
+        raise ShapeMismatch(f"outer takes two vectors, not {shape_words(a)} and {shape_words(b)}")
+    return a + b
+
+
+def norm_shape(a: Shape) -> Shape:
+    """norm(X), Euclidean for a vector, Frobenius for a matrix (of a scalar: its absolute value): a number."""
+    return ()
+
+
+def transpose_shape(a: Shape) -> Shape:
+    """A.T: the axes reversed, as NumPy's transpose (a vector's transpose is itself)."""
+    return a[::-1]
+
+
+def stack_shape(*shapes: Shape) -> Shape:
+    """A list [a, b, c] of values of one shape s: (k, *s). A list of numbers is a vector, a list
+    of vectors a matrix (each element one row)."""
+    first = shapes[0]
+    for k, shape in enumerate(shapes):
+        if shape != first:
+            raise ShapeMismatch(f"element {k} of the list is {shape_words(shape)}, but element 0 is "
+                                f"{shape_words(first)}: a list's elements must all have the same shape")
+    return (len(shapes), *first)
+
+
+def index_shape(a: Shape, index: tuple[int, ...]) -> Shape:
+    """z[2], X[1, 0], X[-1]: one integer per leading axis, each in [-n, n); what remains is
+    the shape of the axes not indexed (X[1] of a 2×3 matrix is a vector of 3)."""
+    if len(index) > len(a):
+        if not a:
+            raise OutsideValue("{element}: a scalar has no elements to index", index)
+        axes = "1 axis" if len(a) == 1 else f"{len(a)} axes"
+        raise OutsideValue("{element} has {count} indices, but {shape} has {axes}", index,
+                           count=len(index), shape=shape_words(a), axes=axes)
+    for axis, (k, n) in enumerate(zip(index, a)):
+        if not -n <= k < n:
+            if len(a) == 1:
+                template = ("{element} is outside {shape} (from the end, indices are -1 to -{size})" if k < 0 else
+                            "{element} is outside {shape} (indices are 0-based: 0 to {last})")
+            else:
+                template = ("{element} is outside {shape} (from the end, indices on axis {axis} are -1 to -{size})"
+                            if k < 0 else "{element} is outside {shape} (indices on axis {axis} are 0-based: 0 to {last})")
+            raise OutsideValue(template, index, shape=shape_words(a), axis=axis, last=n - 1, size=n)
+    return a[len(index):]

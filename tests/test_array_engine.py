@@ -133,16 +133,17 @@ MATMUL_CASES = {  # (a's shape, b's shape) in terms of sizes m, n, p: the four c
 SIDES = st.integers(1, 4)
 
 
+@pytest.mark.parametrize("spelling", ["(A @ B)", "dot(A, B)"])
 @pytest.mark.parametrize("case", list(MATMUL_CASES))
 @given(m=SIDES, n=SIDES, p=SIDES, data=st.data())
-def test_matmul_against_numpy_and_finite_differences(case, m, n, p, data):
+def test_matmul_against_numpy_and_finite_differences(case, spelling, m, n, p, data):
     a_shape, b_shape = MATMUL_CASES[case](m, n, p)
     a = data.draw(arrays(np.float64, a_shape, elements=VALUES))
     b = data.draw(arrays(np.float64, b_shape, elements=VALUES))
     out_shape = np.shape(a @ b)
-    np.testing.assert_allclose(gradcli.evaluate("A @ B", A=a, B=b), a @ b, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(gradcli.evaluate(spelling, A=a, B=b), a @ b, rtol=1e-13, atol=1e-13)
     r = data.draw(arrays(np.float64, out_shape, elements=VALUES))
-    result = gradcli.grad("sum(R * (A @ B))", R=r, A=a, B=b)
+    result = gradcli.grad(f"sum(R * {spelling})", R=r, A=a, B=b)
     assert_matches_differences(result.gradient["A"], lambda v: np.sum(r * (v @ b)), a)
     assert_matches_differences(result.gradient["B"], lambda v: np.sum(r * (a @ v)), b)
 

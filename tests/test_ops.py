@@ -20,7 +20,7 @@ import sympy as sp
 
 import gradcli
 from gradcli import scalar
-from gradcli.ops import ELEMENTWISE, FUNCTIONS, INFIX, OPERATIONS, OPS, PREFIX, Call, Infix, Prefix
+from gradcli.ops import ELEMENTWISE, FUNCTIONS, INFIX, OPERATIONS, OPS, POSTFIX, PREFIX, Call, Infix, Postfix, Prefix
 
 # Points inside each op's domain, away from kinks, branch cuts and poles. Every elementwise op of
 # the table must have an entry: a new op without points fails test_every_op_has_points. (Array ops
@@ -66,7 +66,7 @@ DOCUMENTED_FUNCTIONS = {
     "exp", "log", "ln", "log2", "log10", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
     "sinh", "cosh", "tanh", "sigmoid", "relu", "softplus", "abs", "max", "min", "pow",
     # vectors and matrices (issue 12)
-    "sum", "mean", "softmax", "log_softmax", "logsumexp",
+    "sum", "mean", "softmax", "log_softmax", "logsumexp", "dot", "outer", "norm", "transpose",
 }
 
 
@@ -124,6 +124,7 @@ def test_the_function_names_are_the_documented_ones():
     assert set(FUNCTIONS) == DOCUMENTED_FUNCTIONS
     assert set(INFIX) == {"+", "-", "*", "/", "^", "**", "@"}
     assert set(PREFIX) == {"-"}
+    assert set(POSTFIX) == {".T"}
 
 
 # ----- finite differences and SymPy, op by op -----
@@ -194,10 +195,16 @@ def spellings(op, arity: int) -> list[str]:
             texts += [f"{names[0]} {symbol} {names[1]}" for symbol in syntax.symbols]
         elif isinstance(syntax, Prefix):
             texts.append(f"{syntax.symbol}{names[0]}")
+        elif isinstance(syntax, Postfix):
+            texts.append(f"{names[0]}{syntax.symbol}")
         elif isinstance(syntax, Call):
             texts += [f"{name}({', '.join(names)})" for name in syntax.names]
-    if not op.syntax:  # copy: a name given to another name
+    if op.name == "copy":  # a name given to another name
         texts.append(f"q = {names[0]}; q")
+    elif op.name == "stack":  # the parser makes these two from brackets
+        texts.append(f"[{', '.join(names)}]")
+    elif op.name == "index":
+        texts.append(f"{names[0]}[0]")
     return texts
 
 

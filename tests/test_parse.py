@@ -570,7 +570,6 @@ PARSE_ERRORS = [  # (program, a fragment of the English message); one for each m
     ("exp()", "exp() takes 1 argument, none given"),
     ("sin(x, y)", "sin() takes 1 argument, 2 given"),
     ("atan2(x)", "atan2() takes 2 arguments, 1 given"),
-    ("max(x)", "max() takes 2 or more arguments, 1 given"),
     ("log(x, 2, 3)", "log() takes 1 or 2 arguments, 3 given"),
     ("1_000*x", "malformed number: digits may not be grouped with '_'"),
     ("1e400", "the number 1e400 is too large for a double"),

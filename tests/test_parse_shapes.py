@@ -42,8 +42,8 @@ ENDS = st.sampled_from(["\n", "\n", "; ", " # note\n", "\r\n", ";\n"])
 
 
 @st.composite
-def programs(draw):
-    templates = draw(st.lists(st.sampled_from(TEMPLATES), min_size=1, max_size=3))
+def programs(draw, templates=TEMPLATES, names=NAMES, numbers=NUMBERS):
+    templates = draw(st.lists(st.sampled_from(templates), min_size=1, max_size=3))
     lines = []
     defined: list[str] = []
     for k in range(draw(st.integers(1, 12))):
@@ -52,10 +52,10 @@ def programs(draw):
         def operand():
             if defined and draw(st.booleans()):
                 return draw(st.sampled_from(defined))  # an earlier line: a branch node
-            return draw(NAMES)
+            return draw(names)
 
         fresh = draw(st.sampled_from([f"t{k}"] * 60 + ["x", "t0", "pi", "e", "exp"]))  # now and then a name reused
-        line = template.format(t=fresh, a=operand(), b=operand(), c=operand(), n=draw(NUMBERS))
+        line = template.format(t=fresh, a=operand(), b=operand(), c=operand(), n=draw(numbers))
         if draw(st.integers(0, 29)) == 0:
             line = line.replace("*", draw(st.sampled_from(["", "**", "* *", "×"])), 1)  # now and then a mistake
         space = draw(SPACES)
@@ -72,7 +72,17 @@ def outcome(source: str):
         return ("error", type(error).__name__, error.message, error.span)
     spans = [graph.span(node) for node in range(len(graph.ops))]
     return ("graph", [op and op.name for op in graph.ops], graph.inputs, graph.names, spans, graph.constants,
-            graph.variables, graph.intermediates, graph.output, graph.output_name, graph.notes)
+            graph.variables, graph.intermediates, graph.output, graph.output_name, graph.notes, graph.attributes,
+            graph.uses_arrays)
+
+
+def assert_both_paths_agree(source: str) -> None:
+    """The same outcome with shapes learned as with learning switched off."""
+    with_shapes = outcome(source)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(shapes_module, "_MAX_SHAPES", 0)
+        without = outcome(source)
+    assert with_shapes == without
 
 
 @given(source=programs())
@@ -80,11 +90,32 @@ def outcome(source: str):
 @example(source="a1 = 2x + y\na2 = 3x + y\na3 = 0 x1F + y\na4 = 0xg + y\n")  # spaced, or no hex digits: 0*x1F
 @example(source="a1 = x*2\na2 = x*3\ne = x*4\na4 = e*5\npi = e*pi\n")  # constants' names assigned
 def test_learned_shapes_give_the_graph_and_the_errors_of_the_general_parser(source):
-    with_shapes = outcome(source)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(shapes_module, "_MAX_SHAPES", 0)
-        without = outcome(source)
-    assert with_shapes == without
+    assert_both_paths_agree(source)
+
+
+# Vector programs: `@` and a keyword-free sum are replayed; lists, indexes, .T and axis= are never
+# learned (a replay makes no attributes), and a learned scalar shape must not swallow them.
+VECTOR_TEMPLATES = [
+    "{t} = W @ {a} + {b}",
+    "{t} = sum({a} * {b})",
+    "{t} = {a} * {b}",
+    "{t} = {a}[{n}] * {b}",
+    "{t} = {a} * {b}[-1]",
+    "{t} = [{a}, {b}]",
+    "{t} = sum({a}, axis={n})",
+    "{t} = {a}.T @ {b}",
+    "{t} = softmax({a}, axis=-1) @ {b}",
+    "{t} = dot({a}, {b})",
+]
+VECTOR_NAMES = st.sampled_from(["x", "y", "z", "u", "axis"] * 8 + ["pi", "sum"])  # axis: a keyword's name too
+INDEXES = st.sampled_from(["0", "1", "2"] * 10 + ["1.5", "i"])
+
+
+@given(source=programs(VECTOR_TEMPLATES, VECTOR_NAMES, INDEXES))
+@example(source="a = x * y\nb = x * y\nc = x * y[0]\nd = x * y.T\ne = x * y\n")
+@example(source="a = sum(x)\nb = sum(y)\nc = sum(x, axis=0)\nd = sum(y)\n")
+def test_learned_shapes_agree_with_the_general_parser_on_vector_programs(source):
+    assert_both_paths_agree(source)
 
 
 def test_shapes_are_used_for_a_generated_program(monkeypatch):

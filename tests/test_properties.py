@@ -1039,7 +1039,7 @@ identifiers = st.from_regex(r"[^\W\d]\w{0,10}", fullmatch=True).map(lambda s: un
     lambda s: s.isidentifier() and s not in FUNCTIONS and s not in CONSTANTS
     and re.fullmatch(r"[^\W\d]\w*", s) is not None and not re.match(r"[eE]\d", s)
 )
-MARKUP = ("[bold]", "[/]", "[red]x[/red]", "[link=http://x]", ":smile:", "\\[", "[", "]", "%s", "{}", "\x1b[31m")
+MARKUP = ("[bold] +", "[/]", "[red]x[/red]", "[link=http://x]", ":smile:", "\\[", "[", "]", "%s", "{}", "\x1b[31m")
 
 
 @CLI_SETTINGS

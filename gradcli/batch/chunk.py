@@ -8,7 +8,6 @@ carries over from one chunk to the next, so memory stays flat for any number of 
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, Mapping, NamedTuple
 
 from .. import engine
@@ -83,10 +82,12 @@ def differentiate_chunk(plan: Plan, columns: Mapping[str, object], rows: int) ->
 def _nonfinite_inputs(plan: Plan, columns: Mapping[str, object]) -> dict[int, str]:
     import numpy as np
 
+    from ..array_engine import surely_finite
+
     errors: dict[int, str] = {}
     for name in plan.columns:
         column = columns[name]
-        if _surely_finite(column):
+        if surely_finite(column):
             continue
         finite = np.isfinite(column)
         for row in np.flatnonzero(~finite).tolist():
@@ -98,9 +99,11 @@ def _math_errors(graph: Graph, values: list, rows: int, skip: Mapping[int, str])
     """Row -> message for rows where some node has no finite value, as check_finite says for one point."""
     import numpy as np
 
+    from ..array_engine import surely_finite
+
     ops = graph.ops
     suspects = [node for node, op in enumerate(ops)
-                if op is not None and not _surely_finite(values[node]) and not np.isfinite(values[node]).all()]
+                if op is not None and not surely_finite(values[node]) and not np.isfinite(values[node]).all()]
     if not suspects:
         return {}
     if any(np.ndim(values[node]) == 0 for node in suspects):  # a constant subexpression: every row fails
@@ -132,9 +135,11 @@ def _rows_to_note(graph: Graph, values: list, partials: list, rows: int) -> tupl
     """
     import numpy as np
 
+    from ..array_engine import surely_finite
+
     nonfinite = set()
     for partial in partials:
-        if not _surely_finite(partial):
+        if not surely_finite(partial):
             nonfinite.update(np.flatnonzero(~np.isfinite(partial)).tolist())
     kinks: dict[int, list] = {}
     for node, op in enumerate(graph.ops):
@@ -198,15 +203,6 @@ def _full(value, rows: int):
     import numpy as np
 
     return np.broadcast_to(value, (rows,))
-
-
-def _surely_finite(value) -> bool:
-    """True if every entry is finite: a sum is inf or nan if any entry is (a false alarm only on overflow).
-
-    One pass with no temporary array, cheaper than isfinite(v).all(); not np.dot, whose BLAS
-    threads crawl on a busy machine.
-    """
-    return math.isfinite(value.sum()) if getattr(value, "ndim", 0) else math.isfinite(value)
 
 
 def _item(value, row: int) -> float:
