@@ -501,6 +501,12 @@ GRADIENT = {  # grad's table, eval, the value line (render/text.py; its headings
         "{what} はまだベクトルや行列に対応していない。値と勾配はオプションなしの `gradcli grad` で求められる",
 }
 
+JACOBIAN = {  # gradcli jacobian (jacobian.py, render/jacobian.py)
+}
+
+VECTOR_TRACE = {  # the trace of vectors and matrices (array_trace.py, render/array_trace.py)
+}
+
 FRAMES = {  # what surrounds every message on stderr (looked up exactly, never matched as a template)
     "error": "エラー",
     "warning": "警告",
@@ -588,7 +594,7 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
     "square root of a negative number ({value})": "負の数の平方根（{value}）",
 }
 
-JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **SHAPES, **PARSE, **GRADIENT, **FRAMES, **MESSAGES}
+JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **SHAPES, **PARSE, **GRADIENT, **JACOBIAN, **VECTOR_TRACE, **FRAMES, **MESSAGES}
 _TEMPLATES = {english: japanese for english, japanese in JAPANESE.items() if english not in FRAMES}
 
 
