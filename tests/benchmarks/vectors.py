@@ -135,7 +135,7 @@ def mlp(batch: int, width: int, repeat: int) -> None:
         (folder / "by_hand.py").write_text(MLP_BY_HAND)
         commands = {
             "gradcli": [*GRADCLI, "grad", "--file", str(folder / "mlp.grad"), "--at-file", str(folder / "point.npz"),
-                        "--data", "X,T", "--save", str(folder / "ours.npz"), "--json"],
+                        "--data", "X,T", "--save", str(folder / "ours.npz")],  # no --json: 12 M entries as text
             "numpy": [sys.executable, str(folder / "by_hand.py"), str(folder / "point.npz"), str(folder / "theirs.npz")],
         }
         found = medians(commands, repeat)
