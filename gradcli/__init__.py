@@ -12,12 +12,14 @@ __version__ = "0.1.0"
 
 from .api import Result, differentiate, evaluate, grad  # noqa: E402
 from .errors import BindingError, ExitStatus, GradcliError, LimitError, MathError, ParseError, ShapeError  # noqa: E402
+from .jacobian import JacobianResult, jacobian  # noqa: E402
 from .parse import parse  # noqa: E402
 
 __all__ = [
     "BindingError",
     "ExitStatus",
     "GradcliError",
+    "JacobianResult",
     "LimitError",
     "MathError",
     "ParseError",
@@ -26,5 +28,6 @@ __all__ = [
     "differentiate",
     "evaluate",
     "grad",
+    "jacobian",
     "parse",
 ]

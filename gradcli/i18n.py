@@ -502,6 +502,28 @@ GRADIENT = {  # grad's table, eval, the value line (render/text.py; its headings
 }
 
 JACOBIAN = {  # gradcli jacobian (jacobian.py, render/jacobian.py)
+    # ----- the view: a block per variable (render/jacobian.py) -----
+    "∂{out}/∂{name}  ({rows} × {columns}: output {out_shape}, {name} {shape})":
+        "∂{out}/∂{name} のヤコビ行列  （{rows} × {columns}: 出力 {out_shape}、{name} {shape}）",
+    "∂{out}/∂{names}  ({rows} × {columns}: output {out_shape}, {count} scalar variables)":
+        "∂{out}/∂{names} のヤコビ行列  （{rows} × {columns}: 出力 {out_shape}、スカラー変数 {count} 個）",
+    "flattened: a row per entry of {out}, a column per entry of {name}, in C order (the last index varies fastest)":
+        "平坦化して表示: {out} の要素ごとに 1 行、{name} の要素ごとに 1 列（C の順序: 最後の添字がいちばん速く変わる）",
+    "(--full prints every entry)": "（--full ですべての要素を表示）",
+    "no variables: the value is a constant, and there is no Jacobian": "変数がない: 値は定数なのでヤコビ行列はない",
+    "the identity: ∂{out}/∂{name} = I ({out} moves exactly as {name} does)":
+        "単位行列: ∂{out}/∂{name} = I（{out} は {name} とまったく同じだけ動く）",
+    "diagonal: each entry of {out} depends only on the matching entry of {name} (elementwise)":
+        "対角行列: {out} の各要素は {name} の対応する要素だけに依存する（要素ごとの演算）",
+    # ----- an output too large for a Jacobian (jacobian.py) -----
+    "{out} is {shape}: its Jacobian takes one reverse sweep per entry, and the limit is {limit} entries; take the "
+    "gradient of a reduction instead (gradcli grad \"sum(...)\"), or of one entry ({entry})":
+        "{out} は {shape}: ヤコビ行列には出力の要素ごとに逆伝播が 1 回必要で、上限は {limit} 要素。代わりに和などで"
+        "スカラーにしたものの勾配（gradcli grad \"sum(...)\"）か、一つの要素（{entry}）の勾配を求める",
+    "the Jacobians of {out} ({shape}) with respect to {names} have {count} entries in all, and the limit is {limit}; "
+    "choose fewer variables with --wrt, or take the gradient of a reduction instead (gradcli grad \"sum(...)\")":
+        "{out}（{shape}）の {names} についてのヤコビ行列は合わせて {count} 要素あり、上限は {limit}。--wrt で変数を"
+        "減らすか、代わりに和などでスカラーにしたものの勾配（gradcli grad \"sum(...)\"）を求める",
 }
 
 VECTOR_TRACE = {  # the trace of vectors and matrices (array_trace.py, render/array_trace.py)

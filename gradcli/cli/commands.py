@@ -51,11 +51,17 @@ DIFF_EXAMPLES = (
     'diff "x^2 * sin(x)" --plain --at x=pi/4',
 )
 EVAL_EXAMPLES = ('eval "log(x, 2)" --at x=8', 'eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json')
+JACOBIAN_EXAMPLES = (
+    """jacobian "sigmoid(z)" --at 'z=[0.5,-1,2]'""",
+    """jacobian "W @ x + b" --at 'W=[[1,2,3],[4,5,6]],x=[1,0,-1],b=[0.5,0.5]'""",
+    """jacobian "softmax(z)" --at 'z=[2,1,0.1]' --json""",
+    'jacobian "x*y" --at x=2,y=3',
+)
 
 
 @click.group(
     epilog=epilog(*GRAD_EXAMPLES[:3], TRACE_EXAMPLES[0], CHECK_EXAMPLES[0], DIFF_EXAMPLES[0], GRAPH_EXAMPLES[0],
-                  EVAL_EXAMPLES[0], can_disagree=True),
+                  EVAL_EXAMPLES[0], JACOBIAN_EXAMPLES[0], can_disagree=True),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, "--version", prog_name="gradcli", message="%(prog)s %(version)s")
@@ -279,4 +285,30 @@ def diff(inputs, as_json, precision, wrt, latex, plain, timeout):
     else:
         # A table where it fits, else stacked; a formula wider than the terminal is not cut (the terminal wraps it).
         output.console().print(diff_view(derivatives, precision), crop=False)
+    return ExitStatus.OK
+
+
+@cli.command("jacobian", epilog=epilog(*JACOBIAN_EXAMPLES))
+@program_options
+@wrt_option
+@click.option("--full", is_flag=True, help="Print every entry of a large Jacobian or value, not a summary.")
+def jacobian_command(inputs, as_json, precision, wrt, full):
+    """The Jacobian of EXPR's output with respect to each variable, at a point (reverse mode).
+
+    Its shape is the output's followed by the variable's, as in JAX; the screen shows it as a
+    matrix, a row per output entry. With --json, "jacobian" by name as nested lists.
+    """
+    from ..jacobian import jacobian_of
+    from ..render.jacobian import jacobian_object, jacobian_view
+
+    result = jacobian_of(inputs.graph(), inputs.at, wrt=names(wrt), data=inputs.data)
+    if as_json:
+        document = jacobian_object(result)
+        output.warn(document["warnings"])
+        output.echo_json(document)
+    else:
+        from ..render.json import all_warnings
+
+        output.warn(all_warnings(result))
+        output.print_whole(jacobian_view(result, precision, full))
     return ExitStatus.OK
