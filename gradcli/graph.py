@@ -177,9 +177,20 @@ class Graph:
             if self.names[item] is not None and not expand_names and not (top and item == root):
                 out.append(self.names[item])
                 continue
-            pieces = _pieces(op, self.inputs[item], attributes.get(item) if attributes else None)
+            node_inputs = self.inputs[item]
+            constant_operand = op.name in _POSTFIX_SYMBOL and self._prints_as_constant(node_inputs[0], expand_names)
+            pieces = _pieces(op, node_inputs, attributes.get(item) if attributes else None, constant_operand)
             stack.extend(reversed(pieces))
         return "".join(out)
+
+    def _prints_as_constant(self, node: int, expand_names: bool) -> bool:
+        """Whether `_text` prints this operand as a constant (`2`, `pi`; a copy `q = 2` expanded
+        is one too), which the parser refuses before a postfix `.T`."""
+        while self.ops[node] is not None:
+            if self.ops[node].name != "copy" or (self.names[node] is not None and not expand_names):
+                return False
+            node = self.inputs[node][0]
+        return node in self.constants
 
     def __str__(self) -> str:
         labels = self.labels()
@@ -190,18 +201,20 @@ class Graph:
         return "\n".join(lines)
 
 
-def _pieces(op: Op, inputs: tuple[int, ...], attributes: dict | None = None) -> list[str | int]:
+def _pieces(op: Op, inputs: tuple[int, ...], attributes: dict | None = None,
+            constant_operand: bool = False) -> list[str | int]:
     """The text around an op's inputs, fully parenthesised: ['(', a, ' + ', b, ')'], and with the
     node's attributes as typed: [a, '[1, 0]'], ['sum(', a, ', axis=0)']. Postfix forms (`.T`, an
     index) need no parentheses: they bind tighter than everything, and every operand is printed
-    whole (an operator's text has its own parentheses)."""
+    whole (an operator's text has its own parentheses). A `constant_operand` (`2`, `pi`) takes
+    the call form, `transpose(2)`: the parser refuses `2.T`."""
     syntax = op.syntax[0] if op.syntax else None
     if isinstance(syntax, Infix):
         return ["(", inputs[0], f" {syntax.symbols[0]} ", inputs[1], ")"]
     if isinstance(syntax, Prefix):
         return [f"({syntax.symbol}", inputs[0], ")"]
     postfix = _POSTFIX_SYMBOL.get(op.name)
-    if postfix is not None:
+    if postfix is not None and not constant_operand:
         return [inputs[0], postfix]
     if syntax is None:  # copy `q = x`, a list [a, b], an index z[1, 0]
         if op.name == "index":

@@ -222,11 +222,44 @@ GRAPH = {  # gradcli graph (render/graph.py)
         # no spaces: a terminal folds Japanese between any two characters, and a space would leave a short line
         "Σ：複数の場所で使われるノード（分岐ノード）。使われる所ごとにその辺を流れる寄与を示し、"
         "その合計∂{out}/∂ノードは最初に現れる所に示す。",
+    "Σ: a node used more than once (a branch node); with --at, ∂{out}/∂node is the sum of what flows back along "
+    "each use.":
+        "Σ：複数の場所で使われるノード（分岐ノード）。値（--at）を与えると、∂{out}/∂ノードは使われる所ごとに"
+        "逆伝播してくる勾配の合計になる。",
+    "Σ: a node used more than once; ∂{out}/∂node, the sum of what flows back along each use, stands at its first "
+    "use.":
+        "Σ：複数の場所で使われるノード（分岐ノード）。使われる所ごとに逆伝播してくる勾配の合計∂{out}/∂ノードを"
+        "最初に現れる所に示す。",
+    "shape {shape}": "形 {shape}",  # a node's shape in a graph: `shape 2×3`
     "(the tree is cut at depth {depth}; --format dot or mermaid shows all {count} nodes)":
         "（木は深さ {depth} で打ち切り。--format dot か mermaid なら全 {count} 個のノードを示す）",
     "gradcli graph of: {program}": "gradcli の計算グラフ: {program}",
     "--json prints the graph as one JSON object; it goes without --format {format}":
         "--json はグラフを 1 つの JSON オブジェクトとして出力する。--format {format} とは併用できない",
+    # ----- the circuit as SVG and the step-through page (render/svg.py, render/html.py) -----
+    "{value} value, above the wire (green)    {gradient} gradient flowing back, below it (red)":
+        "{value} 値（線の上、緑）    {gradient} 逆伝播で流れる勾配（線の下、赤）",
+    "the picture would have {count} pieces (nodes and pieces of wires); it draws at most {limit}: "
+    "--format dot, mermaid or the tree show every node":
+        "図は {count} 個の部品（ノードと線の断片）になる。描けるのは {limit} 個まで: "
+        "--format dot、mermaid か木の表示ならすべてのノードを示せる",
+    "→ or Next: the forward pass, node by node; then the backward pass":
+        "→ か「次へ」: 順伝播をノードごとに、続いて逆伝播をたどる",
+    "upstream × local = contribution: {product}": "上流から伝わる勾配 × 局所的な微分 = 寄与: {product}",
+    "step {index} of {count}": "{count} 手順中 {index}",
+    "steps of the trace": "トレースの手順",
+    "Start": "最初",
+    "Back": "戻る",
+    "Next": "次へ",
+    "End": "最後",
+    "first step (Home)": "最初の手順（Home）",
+    "previous step (left arrow)": "前の手順（←）",
+    "next step (right arrow)": "次の手順（→）",
+    "last step (End)": "最後の手順（End）",
+    "The trace": "トレース",
+    "the circuit picture (--format svg or html, trace --html) draws programs of numbers; "
+    "vectors and matrices are not drawn yet":
+        "回路の図（--format svg か html、trace --html）は数のプログラムだけを描く。ベクトルと行列はまだ描けない",
 }
 
 BATCH = {  # grad --points (gradcli/batch/, render/progress.py); the output's column names are data: not here
@@ -244,11 +277,11 @@ BATCH = {  # grad --points (gradcli/batch/, render/progress.py); the output's co
     "{task.fields[rows]:,} rows": "{task.fields[rows]:,} 行",
     "standard input": "標準入力",
     # ----- warnings and errors about the points file -----
-    "column {column} is ignored: --at gives {name} for every row":
-        "列 {column} は無視する: --at が全行の {name} を与えている",
+    "column {column} is ignored: {option} gives {name} for every row":  # {option}: --at, --at-file or --data
+        "列 {column} は無視する: {option} が全行の {name} を与えている",
     "column {column} is not a variable of the program; it is ignored": "列 {column} はプログラムの変数ではないので無視する",
-    "key {key} is ignored: it is not a variable of the program, or --at gives it":
-        "キー {key} は無視する: プログラムの変数ではないか、--at が与えている",
+    "key {key} is ignored: {option} gives {name} for every row": "キー {key} は無視する: {option} が全行の {name} を与えている",
+    "key {key} is ignored: it is not a variable of the program": "キー {key} は無視する: プログラムの変数ではない",
     "{source} is empty: expected a header row naming the variables": "{source} が空: 変数名を並べた見出し行が必要",
     "{source}, line {line}: {problem}": "{source} の {line} 行目: {problem}",
     "the header of {source} names {names} more than once": "{source} の見出し行に {names} が 2 回以上ある",
@@ -372,6 +405,7 @@ PARSE = {  # the parser's errors and notes (parse.py); {name} matches any text
     "2 arguments": "2 個",
     "1 or 2 arguments": "1 個か 2 個",
     "2 or more arguments": "2 個以上",
+    "1 argument, or 2 or more": "1 個か 2 個以上",
     # ----- numbers -----
     "malformed number: digits may not be grouped with '_'": "数の形が正しくない: 桁を '_' で区切ることはできない",
     "the number {number} is too large for a double": "数 {number} は倍精度で表せないほど大きい",

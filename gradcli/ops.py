@@ -583,8 +583,11 @@ del _op, _syntax, _name
 
 
 def arity_text(name: str) -> str:
-    """'1 argument', '1 or 2 arguments', '2 or more arguments' for a function name."""
-    counts = sorted(FUNCTIONS[name], key=lambda n: n or 99)
-    words = ["2 or more" if n is None else str(n) for n in counts]
-    noun = "argument" if words == ["1"] else "arguments"
-    return f"{' or '.join(words)} {noun}"
+    """'1 argument', '1 or 2 arguments', '2 or more arguments' for a function name; for one that
+    also takes any number (max, min) '1 argument, or 2 or more'."""
+    counts = FUNCTIONS[name]
+    fixed = " or ".join(str(n) for n in sorted(n for n in counts if n is not None))
+    text = f"{fixed} {'argument' if fixed == '1' else 'arguments'}"
+    if None not in counts:
+        return text
+    return f"{text}, or 2 or more" if fixed else "2 or more arguments"

@@ -245,7 +245,6 @@ def test_the_table_speaks_japanese():
     (["check", SOFTMAX_XENT, "--at", "z=[2,1,0.1],y=[1,0,0]"], "check"),
     (["diff", SOFTMAX_XENT], "diff"),
     (["diff", "x * y", "--at", "x=[1,2],y=3"], "diff"),
-    (["graph", SOFTMAX_XENT, "--at", "z=[2,1,0.1],y=[1,0,0]"], "graph --at"),
     (["grad", SOFTMAX_XENT, "--at", "z=[2,1,0.1],y=[1,0,0]", "--check"], "grad --check"),
     (["grad", "x * y", "--at", "x=[1,2],y=3", "--trace"], "grad --trace"),
 ])

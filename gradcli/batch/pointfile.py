@@ -113,7 +113,9 @@ class CsvPoints:
         if repeated:
             raise BindingError(f"the header of {source_name} names {', '.join(repeated)} more than once")
 
-    def chunks(self, columns: tuple[str, ...], size: int, warn: Callable[[str], None]) -> Iterator[InputChunk]:
+    def chunks(self, columns: tuple[str, ...], size: int, ignored_key: Callable[[str], None]) -> Iterator[InputChunk]:
+        """The rows, `size` at a time (the header's ignored columns were warned of when it was read: `ignored_key`
+        is for JSON Lines, whose every line names its own keys)."""
         index = [self.names.index(name) for name in columns]
         width = len(self.names)
         builder = _ChunkBuilder(columns, json_texts=False)
@@ -205,7 +207,8 @@ class JsonLinesPoints:
     def __init__(self, lines: Iterable[str]):
         self.lines = lines
 
-    def chunks(self, columns: tuple[str, ...], size: int, warn: Callable[[str], None]) -> Iterator[InputChunk]:
+    def chunks(self, columns: tuple[str, ...], size: int, ignored_key: Callable[[str], None]) -> Iterator[InputChunk]:
+        """The rows, `size` at a time; `ignored_key` is told once of each key that names no column."""
         builder = _ChunkBuilder(columns, json_texts=True)
         keys_of: dict[tuple, list] = {}  # the keys of a line -> the key holding each column
         ignored: set[str] = set()
@@ -226,7 +229,7 @@ class JsonLinesPoints:
                     layout = tuple(point)
                     keys = keys_of.get(layout)
                     if keys is None:
-                        keys = keys_of[layout] = self._keys(layout, columns, ignored, warn)
+                        keys = keys_of[layout] = self._keys(layout, columns, ignored, ignored_key)
                         if len(keys_of) > 1024:
                             keys_of.clear()
                     if isinstance(keys, str):  # the same variable under two spellings
@@ -239,7 +242,8 @@ class JsonLinesPoints:
             yield builder.take()
 
     @staticmethod
-    def _keys(layout: tuple, columns: tuple[str, ...], ignored: set[str], warn: Callable[[str], None]) -> list | str:
+    def _keys(layout: tuple, columns: tuple[str, ...], ignored: set[str],
+              ignored_key: Callable[[str], None]) -> list | str:
         """The key that holds each column, or what is wrong with the keys (as a CSV header's names)."""
         named = {}
         for key in layout:
@@ -250,7 +254,7 @@ class JsonLinesPoints:
             named.setdefault(name, key)
             if name not in columns and name not in ignored:
                 ignored.add(name)
-                warn(f"key {name!r} is ignored: it is not a variable of the program, or --at gives it")
+                ignored_key(name)
         return [named.get(name) for name in columns]
 
     @staticmethod

@@ -159,7 +159,8 @@ def _grad_points(inputs: Inputs, wrt, points_file, output_format, as_json, quiet
     graph = inputs.graph()
     wanted = shown_names(graph, names(wrt), inputs.data) if wrt or inputs.data else None
     return run_points(graph, inputs.at, points_file, output_format, wanted,
-                      warn=lambda message: output.warn([message]), say=output.write_stderr, quiet=quiet)
+                      warn=lambda message: output.warn([message]), say=output.write_stderr, quiet=quiet,
+                      given_by=inputs.given_by)
 
 
 @cli.command("trace", epilog=epilog(*TRACE_EXAMPLES))
@@ -192,7 +193,8 @@ def trace_command(inputs, as_json, precision, wrt, max_rows):
 @click.option("--format", "output_format", type=click.Choice(["tree", "dot", "mermaid"]), default="tree",
               show_default=True, help="A Rich tree, Graphviz DOT or Mermaid flowchart text.")
 def graph_command(inputs, as_json, precision, output_format):
-    """The computational graph of EXPR; with --at each node shows its value and gradient.
+    """The computational graph of EXPR; with --at each node shows its value and gradient
+    (on vectors and matrices also its shape, and a large value by its norm).
 
     With --json, one object with "nodes" and "edges" (and with --at `grad --json`'s members).
     """
@@ -201,7 +203,7 @@ def graph_command(inputs, as_json, precision, output_format):
 
     _usage_errors((as_json and output_format != "tree",
                    f"--json prints the graph as one JSON object; it goes without --format {output_format}"))
-    result = _differentiate(inputs, record=True, scalar_only="graph --at") if inputs.has_point else None
+    result = _differentiate(inputs, record=True) if inputs.has_point else None
     graph = result.graph if result else inputs.graph()
     output.warn(all_warnings(result) if result else graph.notes)
     picture = GraphPicture(graph, result, precision)

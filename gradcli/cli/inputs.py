@@ -23,7 +23,8 @@ class Inputs:
     """The program and the point of one command: EXPR or --file, --at, --at-file, --data and --cse.
 
     `at` holds every value given (the file's, then --at and --data NAME=VALUE, which override
-    single names of the file); `data` names the variables that are data, which get no gradient.
+    single names of the file), and `given_by` the option that gave each (for messages that name
+    it); `data` names the variables that are data, which get no gradient.
     """
 
     def __init__(self, expression: str | None, file: str | None, at: tuple[list, ...], data: tuple[list, ...],
@@ -32,8 +33,12 @@ class Inputs:
         if at_file == "-" and self.from_stdin():
             raise click.UsageError("the program and --at-file cannot both come from standard input")
         self.data = list(dict.fromkeys(name for group in data for name, _ in group))
-        given = merge_at((*at, *([(name, value) for name, value in group if value is not None] for group in data)))
+        valued_data = [[(name, value) for name, value in group if value is not None] for group in data]
+        given = merge_at((*at, *valued_data))
         self.at = {**read_at_file(at_file), **given} if at_file is not None else given
+        self.given_by = dict.fromkeys(self.at, "--at-file")  # unless --at or --data gave the name
+        self.given_by.update((name, "--at") for group in at for name, _ in group)
+        self.given_by.update((name, "--data") for group in valued_data for name, _ in group)
         self.has_point = (bool(at) or at_file is not None
                           or any(value is not None for group in data for _, value in group))
 

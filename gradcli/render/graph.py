@@ -5,6 +5,12 @@ gradient below), and every edge the contribution that flows back along it. The t
 node used more than once with Σ, as the trace does: each use shows the contribution along its
 edge, and the node's gradient (their sum) stands once, at its first use. DOT and Mermaid are
 plain text (no Graphviz binary needed); every label is escaped for its language.
+
+On vectors and matrices each node also shows its shape (`shape 2×3`), which the point gives
+(without one, no shape is shown: a variable's is not known). Labels stay short: an array of at
+most SHOWN_ENTRIES entries is shown whole, a larger one by its norm (`‖W‖ = 0.787`); JSON has
+every entry. The array sweep records no edges, so on arrays no edge carries a contribution, and
+a node used more than once shows its gradient (the sum) without its terms.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from rich.text import Text
 from rich.tree import Tree
 
 from ..api import Result
-from ..engine import Edge
-from ..graph import Graph
+from ..engine import Edge, needs_gradient
 from ..formatting import format_value, json_value
+from ..graph import Graph, reaching_output
 from ..i18n import tr, translator
+from ..shapes import Shape, shape_text
 from ..trace import Branch, build_trace, program_title
 from .trace import via_text
 
@@ -28,6 +35,7 @@ _GUIDE_CELLS = 4  # Rich's `├── ` per level
 _MAX_TITLE = 200
 _MAX_SUMMED_TERMS = 4  # a branch sum longer than this is given as its total and its count of terms
 _GAP = "   "  # between the pieces of a tree line
+SHOWN_ENTRIES = 4  # an array of at most this many entries is shown whole in a label; a larger one by its norm
 
 
 class GraphPicture:
@@ -37,21 +45,32 @@ class GraphPicture:
     what was computed, and a branch node's terms are the trace's (gradcli.trace.Branch).
     """
 
-    __slots__ = ("graph", "labels", "result", "reached", "edges", "branches", "precision")
+    __slots__ = ("graph", "labels", "result", "grads", "shapes", "reached", "edges", "branches", "shared",
+                 "precision")
 
     def __init__(self, graph: Graph, result: Result | None = None, precision: int = 6):
         self.graph = graph
         self.labels = graph.labels()
         self.result = result
         self.precision = precision
+        self.grads: list = []  # ∂output/∂node, None where no gradient flows
+        self.shapes: list[Shape] | None = None  # on the array path only
         self.reached: set[int] = set()  # the nodes the sweep passed gradient to, and the output
         self.edges: dict[tuple[int, int], Edge] = {}  # (consumer, slot) -> the sweep's step along it
-        self.branches: dict[int, Branch] = {}  # nodes that receive gradient along several edges
-        if result is not None:
+        self.branches: dict[int, Branch] = {}  # nodes whose gradient is shown as the sum of their edges' terms
+        if result is None:
+            self.shared = used_more_than_once(graph)  # the Σ mark needs no numbers
+        elif result.shapes is None:  # the scalar path: the trace's own branch sums
             trace = build_trace(result)
-            self.reached = trace.reached
+            self.grads, self.reached, self.branches = result.grads, trace.reached, trace.branch_of
+            self.shared = set(self.branches)
+        else:
+            self.shapes = result.shapes
+            self.grads = every_gradient(result)
+            self.reached = {node for node, gradient in enumerate(self.grads) if gradient is not None}
+            self.shared = used_more_than_once(graph, result.sources)
+        if result is not None:
             self.edges = {(edge.consumer, edge.slot): edge for edge in result.edges}
-            self.branches = trace.branch_of
 
     @property
     def output(self) -> str:
@@ -65,21 +84,49 @@ class GraphPicture:
         line = f"{label} = {self.graph.formula(node, self.labels)}"
         return line if len(line) <= limit else line[: max(limit - 1, len(label) + 3)] + "…"
 
+    def number_text(self, value, name: str = "·") -> str:
+        """A value as a label shows it: whole, or an array of more than SHOWN_ENTRIES entries as
+        `‖name‖ = its norm` (the shape stands beside it)."""
+        if shown_whole(value):
+            return format_value(value, self.precision)
+        import numpy as np
+
+        return f"‖{name}‖ = {format_value(float(np.linalg.norm(value.ravel())), self.precision)}"
+
+    def value_text(self, node: int) -> str:
+        return self.number_text(self.result.values[node], self.labels[node])
+
     def gradient_text(self, node: int) -> str:
-        return f"∂{self.output}/∂{self.labels[node]} = {format_value(self.result.grads[node], self.precision)}"
+        """`∂f/∂x = [1, 2]`, or for a larger array `‖∂f/∂W‖ = 1.12`."""
+        partial, gradient = f"∂{self.output}/∂{self.labels[node]}", self.grads[node]
+        if shown_whole(gradient):
+            return f"{partial} = {self.number_text(gradient)}"
+        return self.number_text(gradient, partial)
+
+    def shape_label(self, node: int) -> str | None:
+        """`shape 2×3` or `scalar` on the array path; None for a number (it is plainly one), on the
+        scalar path and without a point."""
+        if self.shapes is None or node in self.graph.constants:
+            return None
+        shape = self.shapes[node]
+        return tr("shape {shape}", shape=shape_text(shape)) if shape else tr("scalar")
 
     def node_lines(self, node: int) -> list[str]:
-        """`t1 = x + y`, then with a point the value, then ∂f/∂t1 (when the sweep reached the node)."""
+        """`t1 = x + y`, its shape where known, then with a point the value, then ∂f/∂t1 (when the
+        sweep reached the node)."""
         lines = [self.head(node)]
+        shape = self.shape_label(node)
+        if shape is not None:
+            lines.append(shape)
         if self.result is not None:
-            lines.append(format_value(self.result.values[node], self.precision))
+            lines.append(self.value_text(node))
             if node in self.reached:
                 lines.append(self.gradient_text(node))
         return lines
 
     def edge_label(self, consumer: int, slot: int) -> str | None:
         edge = self.edges.get((consumer, slot))
-        return None if edge is None else format_value(edge.contribution, self.precision)
+        return None if edge is None else self.number_text(edge.contribution)
 
     def source_line(self) -> str:
         """The program on one line, without comments (they are notes to self, not part of the graph)."""
@@ -97,7 +144,7 @@ class GraphPicture:
     def contribution_text(self, edge: Edge) -> str:
         """`contribution via a = 2`, worded as the trace's branch sums word it."""
         return tr("contribution {via} = {value}", via=via_text(self.graph, self.labels, edge, translator()),
-                  value=format_value(edge.contribution, self.precision))
+                  value=self.number_text(edge.contribution))
 
     def branch_sum_text(self, node: int) -> str:
         """`∂f/∂y = 2 + 3 = 5`: the node's gradient as the sum of what each edge brings."""
@@ -114,19 +161,66 @@ class GraphPicture:
         `edge` is the (consumer, slot) the node hangs from (None at the root); `again` when the
         node's line was printed above, so that its gradient stands once.
         """
-        branch = node in self.branches
-        head = self.head(node, max(cells - (2 if branch else 0), 8)) + (" Σ" if branch else "")
+        shared = node in self.shared
+        head = self.head(node, max(cells - (2 if shared else 0), 8)) + (" Σ" if shared else "")
         pieces = [(head, "bold" if node == self.graph.output else "")]
+        shape = self.shape_label(node)
         if again:
             pieces.append((tr("(see above)"), "dim"))
-        elif self.result is not None:
-            pieces.append((format_value(self.result.values[node], self.precision), "cyan"))
+        elif shape is not None:
+            pieces.append((shape, "dim"))
+        if not again and self.result is not None:
+            pieces.append((self.value_text(node), "cyan"))
         swept = self.edges.get(edge) if edge is not None else None
-        if branch and swept is not None:
+        if shared and swept is not None:
             pieces.append((self.contribution_text(swept), "yellow"))
         if not again and node in self.reached:
-            pieces.append((self.branch_sum_text(node) if branch else self.gradient_text(node), "magenta"))
+            summed = node in self.branches
+            pieces.append((self.branch_sum_text(node) if summed else self.gradient_text(node), "magenta"))
         return pieces
+
+    def shared_note(self) -> str:
+        """What Σ means in this view: with the branch sums, without a point, or on arrays (no terms)."""
+        if self.branches:
+            return tr("Σ: a node used more than once. Each use shows the contribution along its edge; "
+                      "∂{out}/∂node, their sum, stands at its first use.", out=self.output)
+        if self.result is None:
+            return tr("Σ: a node used more than once (a branch node); with --at, ∂{out}/∂node is the sum of what "
+                      "flows back along each use.", out=self.output)
+        return tr("Σ: a node used more than once; ∂{out}/∂node, the sum of what flows back along each use, "
+                  "stands at its first use.", out=self.output)
+
+
+def shown_whole(value) -> bool:
+    """Whether a label shows a value entry by entry: a number, or an array of at most SHOWN_ENTRIES entries."""
+    return type(value) is float or value.size <= SHOWN_ENTRIES
+
+
+def used_more_than_once(graph: Graph, sources: list[int] | None = None) -> set[int]:
+    """The nodes that feed more than one edge on the way to the output (branch nodes), leaving out
+    those the sweep passes no gradient to (constants; with --wrt or --data, what they prune)."""
+    needs = needs_gradient(graph, sources)
+    reaches = reaching_output(graph.inputs, graph.output)
+    uses = [0] * len(graph.ops)
+    for consumer, node_inputs in enumerate(graph.inputs):
+        if reaches[consumer]:
+            for j in node_inputs:
+                uses[j] += needs[j]
+    return {node for node, count in enumerate(uses) if count > 1}
+
+
+def every_gradient(result: Result) -> list:
+    """∂output/∂node for every node of an array-path result (None where no gradient flows): the
+    result keeps only the variables' and names' gradients, and a graph shows every node's."""
+    import numpy as np
+
+    from ..array_engine import at_the_boundary, backward_arrays
+
+    graph = result.graph
+    with np.errstate(all="ignore"):  # an infinite partial gives inf or nan, as in grad
+        grads = backward_arrays(graph, result.values, result.shapes, result.sources, keep=range(len(graph.ops)))
+    return [None if gradient is None else at_the_boundary(gradient, shape)
+            for gradient, shape in zip(grads, result.shapes)]
 
 
 # ----- the terminal: a Rich tree from the output down -----
@@ -200,7 +294,7 @@ def tree_view(picture: GraphPicture, width: int = 80) -> Group:
         while stack:
             node, edge, parent, depth = stack.pop()
             cells = width - _GUIDE_CELLS * depth
-            again = node in printed and (graph.ops[node] is not None or node in picture.branches)
+            again = node in printed and (graph.ops[node] is not None or node in picture.shared)
             pieces = picture.tree_pieces(node, edge, again, cells)
             expands = graph.ops[node] is not None and not again
             continues = expands and depth >= levels and root_depth + depth < MAX_TREE_DEPTH
@@ -222,9 +316,8 @@ def tree_view(picture: GraphPicture, width: int = 80) -> Group:
     if cut:
         parts.append(Text(tr("(the tree is cut at depth {depth}; --format dot or mermaid shows all {count} nodes)",
                              depth=MAX_TREE_DEPTH, count=f"{len(graph.ops):,}"), style="dim"))
-    if printed & picture.branches.keys():
-        parts.append(Text(tr("Σ: a node used more than once. Each use shows the contribution along its edge; "
-                             "∂{out}/∂node, their sum, stands at its first use.", out=picture.output), style="dim"))
+    if printed & picture.shared:
+        parts.append(Text(picture.shared_note(), style="dim"))
     return Group(*parts)
 
 
@@ -307,8 +400,9 @@ def graph_object(picture: GraphPicture) -> dict:
     """`graph --json`: the program's object (with a point, `grad --json`'s) plus "nodes" and "edges".
 
     Nodes are named n0, n1, ... as in DOT and Mermaid (labels repeat: two constants `2`). With a
-    point each node has "value" and "grad" (null where no gradient flows, as into a constant) and
-    each edge the "contribution" that flowed back along it.
+    point each node has its "shape" (a list of sizes, [] for a number), "value" and "grad" (nested
+    lists for arrays; null where no gradient flows, as into a constant) and each edge the
+    "contribution" that flowed back along it (null on arrays, whose sweep records no edges).
     """
     from .json import SCHEMA_VERSION, gradient_object, program_fields
 
@@ -322,8 +416,9 @@ def graph_object(picture: GraphPicture) -> dict:
         entry = {"id": f"n{node}", "label": picture.labels[node], "op": graph.op_name(node),
                  "inputs": [f"n{j}" for j in node_inputs]}
         if result is not None:
+            entry["shape"] = [] if picture.shapes is None else list(picture.shapes[node])  # scalar path: numbers
             entry["value"] = json_value(result.values[node])
-            entry["grad"] = json_value(result.grads[node]) if node in picture.reached else None
+            entry["grad"] = json_value(picture.grads[node]) if node in picture.reached else None
         nodes.append(entry)
     edges = []
     for j, node, slot in picture.wires():
