@@ -184,3 +184,65 @@ def logsumexp(xp, a, axis=-1):
 def logsumexp_vjp(xp, g, out, a, axis=-1):
     """δ softmax(a): the gradient of logsumexp is the softmax, exp(a - out)."""
     return xp.expand_dims(g, axis) * xp.exp(a - xp.expand_dims(out, axis))
+
+
+# ----- SymPy counterparts, for the checker's componentwise expansion -----
+# Each takes NumPy object arrays whose entries are SymPy expressions and returns one (or a single
+# expression), using only the arrays' own methods: this module still imports no NumPy. They are
+# the mathematical definitions, without the stability shifts of the forward rules above, so that
+# SymPy differentiates the function itself and never our arithmetic.
+
+
+def _each(function, a):
+    """function applied to every entry of an object array (exp and log are not array methods)."""
+    out = a.copy()
+    for k, entry in enumerate(a.flat):
+        out.flat[k] = function(entry)
+    return out
+
+
+def softmax_symbolic(sp, a, axis=-1):
+    e = _each(sp.exp, a)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax_symbolic(sp, a, axis=-1):
+    return a - _each(sp.log, _each(sp.exp, a).sum(axis=axis, keepdims=True))
+
+
+def logsumexp_symbolic(sp, a, axis=-1):
+    return _each(sp.log, _each(sp.exp, a).sum(axis=axis, keepdims=True)).squeeze(axis=axis)
+
+
+def extreme_symbolic(function: str):
+    """max(X) or min(X) as SymPy's Max or Min of the entries, over every axis or along one."""
+
+    def rule(sp, a, axis=None):
+        pick = getattr(sp, function)
+        if axis is None:
+            return pick(*a.flat)
+        axis %= a.ndim
+        moved = a.transpose([k for k in range(a.ndim) if k != axis] + [axis])  # the reduced axis last
+        out = moved[..., 0].copy()
+        for k, row in enumerate(moved.reshape(-1, a.shape[axis])):
+            out.flat[k] = pick(*row)
+        return out
+
+    return rule
+
+
+def outer_symbolic(sp, a, b):
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def norm_symbolic(sp, a):
+    return sp.sqrt(sp.Add(*[entry * entry for entry in a.flat]))  # a 0-d array's product is no array
+
+
+def stack_symbolic(sp, *elements):
+    """[a, b, c]: the elements along a new first axis (each element one row)."""
+    first = elements[0]
+    out = first.reshape(1, *first.shape).repeat(len(elements), axis=0)
+    for k, element in enumerate(elements):
+        out[k, ...] = element
+    return out

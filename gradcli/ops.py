@@ -14,8 +14,9 @@ Fields of an `Op` (in the spirit of PyTorch's derivatives.yaml):
   show      how the trace prints each local partial (a, b: the inputs; out: the result); for
             an array op, each VJP in matrix form (δ: the upstream gradient)
   sympy     sympy(sp, *inputs): the op's SymPy counterpart, forward only; the checker
-            differentiates it independently, it is never fed our partials (None: an array op
-            whose counterpart on arrays of symbols is not written yet)
+            differentiates it independently, it is never fed our partials; an array op's
+            sympy(sp, *object_arrays, **attributes) works on NumPy object arrays of SymPy
+            expressions (the check's componentwise expansion, one symbol per entry)
   domain    domain(*inputs) -> reason or None, consulted when a value is not finite, so a
             math error can say why ("log of a negative number") instead of just "nan"
   kinks     Kink(at(*inputs) -> bool, convention, inputs): where the op is not differentiable in
@@ -469,7 +470,7 @@ OPERATIONS = (
        forward=array_rules.softmax,
        partials=(),
        show=("out ⊙ (δ - Σ δ⊙out)",),
-       sympy=None,
+       sympy=array_rules.softmax_symbolic,
        shape=shapes.along_axis("softmax"),
        vjp=(array_rules.softmax_vjp,),
        keywords={"axis": -1}),
@@ -477,7 +478,7 @@ OPERATIONS = (
        forward=array_rules.log_softmax,
        partials=(),
        show=("δ - exp(out) Σ δ",),
-       sympy=None,
+       sympy=array_rules.log_softmax_symbolic,
        shape=shapes.along_axis("log_softmax"),
        vjp=(array_rules.log_softmax_vjp,),
        keywords={"axis": -1}),
@@ -485,7 +486,7 @@ OPERATIONS = (
        forward=array_rules.logsumexp,
        partials=(),
        show=("δ softmax(a)",),
-       sympy=None,
+       sympy=array_rules.logsumexp_symbolic,
        shape=shapes.across_axis("logsumexp"),
        vjp=(array_rules.logsumexp_vjp,),
        keywords={"axis": -1}),
@@ -493,7 +494,7 @@ OPERATIONS = (
        forward=array_rules.largest,
        partials=(),
        show=("δ to the largest entries, split among ties",),
-       sympy=None,
+       sympy=array_rules.extreme_symbolic("Max"),
        kinks=(Kink(array_rules.extreme_ties, _TIED_ENTRIES),),
        shape=shapes.extreme("max"),
        vjp=(array_rules.extreme_vjp,),
@@ -502,7 +503,7 @@ OPERATIONS = (
        forward=array_rules.smallest,
        partials=(),
        show=("δ to the smallest entries, split among ties",),
-       sympy=None,
+       sympy=array_rules.extreme_symbolic("Min"),
        kinks=(Kink(array_rules.extreme_ties, _TIED_ENTRIES),),
        shape=shapes.extreme("min"),
        vjp=(array_rules.extreme_vjp,),
@@ -511,14 +512,14 @@ OPERATIONS = (
        forward=array_rules.outer,
        partials=(),
        show=("δ b", "aᵀ δ"),
-       sympy=None,
+       sympy=array_rules.outer_symbolic,
        shape=shapes.outer_shape,
        vjp=(array_rules.outer_vjp_left, array_rules.outer_vjp_right)),
     Op("norm", 1, (Call(("norm",)),),
        forward=array_rules.norm,
        partials=(),
        show=("δ a/‖a‖",),
-       sympy=None,
+       sympy=array_rules.norm_symbolic,
        kinks=(Kink(array_rules.norm_at_zero, "norm'(0) = 0: the gradient at the zero vector is 0 (as PyTorch)"),),
        shape=shapes.norm_shape,
        vjp=(array_rules.norm_vjp,)),
@@ -526,7 +527,7 @@ OPERATIONS = (
        forward=array_rules.transpose,
        partials=(),
        show=("δᵀ",),
-       sympy=None,
+       sympy=lambda sp, a: a.T,
        shape=shapes.transpose_shape,
        vjp=(array_rules.transpose_vjp,)),
     # The parser makes these two from `z[1]` and `[a, b, c]`: no syntax of their own in the table.
@@ -534,14 +535,14 @@ OPERATIONS = (
        forward=array_rules.entry,
        partials=(),
        show=("δ at the index, 0 elsewhere",),
-       sympy=None,
+       sympy=lambda sp, a, index: a[index],
        shape=shapes.index_shape,
        vjp=(array_rules.entry_vjp,)),
     Op("stack", None, (),
        forward=array_rules.stack,
        partials=(),
        show=("row i of δ",),
-       sympy=None,
+       sympy=array_rules.stack_symbolic,
        shape=shapes.stack_shape,
        vjp=(array_rules.stack_vjp,)),
     # ----- naming -----
