@@ -17,6 +17,9 @@ Verdicts for each variable x:
 Tolerances: reverse mode vs SymPy |a - b| <= atol + rtol·max(|a|, |b|) with rtol 1e-8 and
 atol 1e-10; vs finite differences rtol 1e-5 and atol 1e-7, plus the difference's own error
 estimate (steps h and 2h compared, and f's rounding error over h).
+
+Vectors and matrices (a Result with shapes) go to array_check.py, which gives each entry of a
+variable these verdicts and reports each variable by its worst entry.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from .errors import BindingError
 from .graph import Graph
 from .formatting import format_value
 from .witness import (
-    DEFAULT_TIMEOUT, SymbolicProcess, SymbolicRun, finite_differences, job_for, one_sided_derivatives, whole_guard,
+    DEFAULT_TIMEOUT, SymbolicProcess, SymbolicRun, check_messages, finite_differences, job_for, one_sided_derivatives,
+    whole_guard,
 )
 
 SYMPY_RTOL, SYMPY_ATOL = 1e-8, 1e-10
@@ -83,6 +87,14 @@ class VariableCheck:
     left: float | None = None  # one-sided derivatives, given when they matter (kinks): a number,
     right: float | None = None  # ±inf where the difference quotients diverge, None where undefined
     detail: str | None = None
+    # Vectors and matrices (array_check): the numbers above are of one entry, `element` (the one
+    # that disagrees, else the worst; None: a random direction through every entry); a witness
+    # checked `entries_checked` of the `entries`, and `verdicts` counts their own verdicts. None
+    # for a program of scalars.
+    element: tuple[int, ...] | None = None
+    entries: int | None = None
+    entries_checked: int | None = None
+    verdicts: dict[str, int] | None = None
 
 
 @dataclass
@@ -140,23 +152,21 @@ class CheckReport:
 def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeout: float = DEFAULT_TIMEOUT,
                    expectations: list[Expectation] | None = None) -> CheckReport:
     """Cross-check a result's gradient with SymPy and finite differences; compare expectations."""
+    if result.shapes is not None:  # vectors and matrices: entry by entry
+        from .array_check import check_arrays
+
+        return check_arrays(result, tolerances, timeout, expectations)
     graph, values = result.graph, result.values
     grads, edges, notes = result.grads, result.edges, result.notes
     if not edges:  # not recorded by differentiate(..., record=True): one more sweep, recording
         grads, edges, notes = engine.backward(graph, values, record=True)
     requests = [(e.consumer, e.slot, tuple(values[j] for j in graph.inputs[e.consumer])) for e in edges]
     guard = whole_guard(graph)
-    process = None
-    not_started = None
+    process = not_started = None
     if requests:
         job = job_for(graph, point=result.at, whole=guard is None, local_requests=requests)
-        try:
-            process = SymbolicProcess(job, timeout)
-        except ImportError:
-            not_started = "SymPy is not installed"
-        except OSError as error:
-            not_started = f"could not start the SymPy process ({error.strerror or error})"
-    noted = _notes_by_variable(graph, notes)
+        process, not_started = start_symbolic(job, timeout)
+    noted = notes_by_variable(graph, notes)
     checked = {name: node for name, node in graph.variables.items() if name not in result.data}  # data has no gradient
     breaks = {name: reverse_mode_breakdown(graph, edges, node, grads[node], result.output)
               for name, node in checked.items() if not math.isfinite(grads[node])}
@@ -177,7 +187,7 @@ def check_gradient(result: Result, tolerances: Tolerances = Tolerances(), timeou
     if local is not None:
         _compare_locals(graph, values, edges, local, tolerances, report)
     for name, node in checked.items():
-        report.variables.append(_verdict(name, grads[node], sympy_gradient.get(name), estimates.get(name),
+        report.variables.append(verdict(name, grads[node], sympy_gradient.get(name), estimates.get(name),
                                          noted.get(name), tolerances, one_sided.get(name), breaks.get(name)))
     if expectations:
         compare_expectations(graph, grads, edges, expectations, tolerances, report)
@@ -220,7 +230,17 @@ def _compare_locals(graph: Graph, values: list, edges: list[Edge], local: list, 
             report.local_mismatches.append(LocalMismatch(edge, theirs))
 
 
-def _notes_by_variable(graph: Graph, notes: list[Note]) -> dict[str, Note]:
+def start_symbolic(job, timeout: float, work=check_messages) -> tuple[SymbolicProcess | None, str | None]:
+    """The SymPy process at work on `job`, or None and why it could not start."""
+    try:
+        return SymbolicProcess(job, timeout, work), None
+    except ImportError:
+        return None, "SymPy is not installed"
+    except OSError as error:
+        return None, f"could not start the SymPy process ({error.strerror or error})"
+
+
+def notes_by_variable(graph: Graph, notes: list[Note]) -> dict[str, Note]:
     """For each variable upstream of a noted node (kink, infinite partial), the nearest such note."""
     mark = note_marks(graph, notes)
     return {name: notes[mark[node]] for name, node in graph.variables.items() if mark[node] >= 0}
@@ -246,9 +266,10 @@ def note_marks(graph: Graph, notes: list[Note]) -> list[int]:
     return mark
 
 
-def _verdict(name: str, ad: float, sympy: float | None, estimate, note: Note | None,
-             tolerances: Tolerances, one_sided: tuple[float, float] | None = None,
-             breakdown: str | None = None) -> VariableCheck:
+def verdict(name: str, ad: float, sympy: float | None, estimate, note: Note | None,
+            tolerances: Tolerances, one_sided: tuple[float, float] | None = None,
+            breakdown: str | None = None) -> VariableCheck:
+    """The verdict on one partial (of a variable, or of one entry of a vector) from its witnesses."""
     fd = estimate.central if estimate is not None and math.isfinite(estimate.central) else None
     check = VariableCheck(name, ad, sympy, fd, OK)
     rtol, atol = tolerances.fd_rtol, tolerances.fd_atol

@@ -13,7 +13,9 @@ Two symbolic modes:
          table, linear in the program's size. Chaining those partials gives a gradient too.
 
 Finite differences (central, step ∛eps·max(1, |x|), plus one-sided ones to see kinks) run
-here in the calling process through engine.forward.
+here in the calling process through engine.forward. Programs of vectors and matrices reuse all
+of this from array_check.py: a coordinate is then one entry of a variable, and SymPy's
+expression is built on arrays of symbols through the `apply` of sympy_expression.
 """
 
 from __future__ import annotations
@@ -122,10 +124,17 @@ def sympy_symbols(sp, names) -> dict:
     return {name: sp.Symbol(name, real=True) for name in names}
 
 
-def sympy_expression(sp, job: SymbolicJob, symbols: dict, cut: dict | None = None):
+def apply_op(sp, job: SymbolicJob, node: int, arguments: list):
+    """A node's op on its inputs' SymPy expressions."""
+    return OPS[job.op_names[node]].sympy(sp, *arguments)
+
+
+def sympy_expression(sp, job: SymbolicJob, symbols: dict, cut: dict | None = None, apply=apply_op):
     """The output as a SymPy expression: one loop over the nodes, in topological order.
 
-    `cut` maps nodes to symbols that stand for them (∂f/∂q of an intermediate q).
+    `cut` maps nodes to symbols that stand for them (∂f/∂q of an intermediate q); `apply`
+    computes an op node from its inputs' expressions (the check's componentwise expansion
+    gives one that works on arrays of expressions).
     """
     cut = cut or {}
     reaches = reaching_output(job.inputs, job.output)
@@ -142,7 +151,7 @@ def sympy_expression(sp, job: SymbolicJob, symbols: dict, cut: dict | None = Non
             else:
                 expressions[node] = node_symbol[node]
         else:
-            expressions[node] = OPS[name].sympy(sp, *[expressions[j] for j in job.inputs[node]])
+            expressions[node] = apply(sp, job, node, [expressions[j] for j in job.inputs[node]])
     return expressions[job.output]
 
 
@@ -349,27 +358,34 @@ def finite_difference_step(x: float) -> float:
 def finite_differences(graph: Graph, point: dict[str, float], value: float) -> dict[str, FiniteDifference]:
     """Central and one-sided differences of the output for every variable.
 
-    Step h = finite_difference_step(x). Evaluates f at x ± h and
-    x ± 2h for each variable: with NumPy all at once, one batched forward pass; without it,
-    one scalar forward pass per perturbed point.
+    Evaluates f at x ± h and x ± 2h for each variable: with NumPy all at once, one batched
+    forward pass; without it, one scalar forward pass per perturbed point.
     """
-    names = list(graph.variables)
+    return difference_estimates([(name, point[name]) for name in graph.variables], value,
+                                lambda shifted: _outputs_at(graph, point, shifted))
+
+
+def difference_estimates(coordinates: list[tuple[object, float]], value: float, outputs_at) -> dict:
+    """Central and one-sided differences of f in each coordinate (key, x), step h = finite_difference_step(x).
+
+    A key names what is perturbed: a variable, or one entry of a vector (the check of arrays).
+    `outputs_at([(key, perturbed x), ...])` gives f at each point that differs in that one place.
+    """
     steps = []
-    shifted = []  # (variable, perturbed value), 4 per variable: +h, -h, +2h, -2h
-    for name in names:
-        x = point[name]
+    shifted = []  # (key, perturbed value), 4 per coordinate: +h, -h, +2h, -2h
+    for key, x in coordinates:
         h = finite_difference_step(x)
         steps.append(h)
-        shifted.extend([(name, x + h), (name, x - h), (name, x + 2 * h), (name, x - 2 * h)])
-    outputs = _outputs_at(graph, point, shifted)
+        shifted.extend([(key, x + h), (key, x - h), (key, x + 2 * h), (key, x - 2 * h)])
+    outputs = outputs_at(shifted)
     estimates = {}
-    for k, name in enumerate(names):
+    for k, (key, _) in enumerate(coordinates):
         h = steps[k]
         plus, minus, plus2, minus2 = outputs[4 * k: 4 * k + 4]
         central = (plus - minus) / (2 * h)
         wide = (plus2 - minus2) / (4 * h)
         magnitude = max([abs(value)] + [abs(v) for v in (plus, minus, plus2, minus2) if math.isfinite(v)])
-        estimates[name] = FiniteDifference(
+        estimates[key] = FiniteDifference(
             central=central,
             error=abs(central - wide),
             left=(3 * value - 4 * minus + minus2) / (2 * h),
@@ -385,7 +401,14 @@ _GROWTH = 1.25  # a difference that grows by more than this at each shrink diver
 
 def one_sided_derivatives(graph: Graph, point: dict[str, float], value: float,
                           estimates: dict[str, FiniteDifference]) -> dict[str, tuple[float, float]]:
-    """(left, right) derivative of f in each variable of `estimates`: a number, ±inf or nan (undefined).
+    """(left, right) derivative of f in each variable of `estimates`: a number, ±inf or nan (undefined)."""
+    return one_sided_limits({name: point[name] for name in estimates}, value, estimates,
+                            lambda shifted: _outputs_at(graph, point, shifted))
+
+
+def one_sided_limits(coordinates: dict, value: float, estimates: dict, outputs_at) -> dict:
+    """(left, right) derivative of f in each coordinate of `estimates` (key -> x in `coordinates`,
+    f evaluated by outputs_at as for difference_estimates): a number, ±inf or nan (undefined).
 
     One step gives a finite quotient even where the derivative is infinite (1/√h at sqrt's 0,
     1/h at a jump): a step-size artefact. So the quotient is taken again at h/16 and h/256; if it
@@ -393,16 +416,16 @@ def one_sided_derivatives(graph: Graph, point: dict[str, float], value: float,
     """
     shifted = []
     steps = []
-    for name in estimates:
-        x = point[name]
+    for key in estimates:
+        x = coordinates[key]
         h = finite_difference_step(x)
         for shrink in _SHRINK:
             small = (x + h / shrink) - x  # exact, as x + small is
             steps.append(small)
-            shifted.extend([(name, x + small), (name, x + 2 * small), (name, x - small), (name, x - 2 * small)])
-    outputs = _outputs_at(graph, point, shifted) if shifted else []
+            shifted.extend([(key, x + small), (key, x + 2 * small), (key, x - small), (key, x - 2 * small)])
+    outputs = outputs_at(shifted) if shifted else []
     limits = {}
-    for k, (name, estimate) in enumerate(estimates.items()):
+    for k, (key, estimate) in enumerate(estimates.items()):
         rights, lefts, noises = [estimate.right], [estimate.left], [estimate.noise]
         for j in range(len(_SHRINK)):
             small = steps[k * len(_SHRINK) + j]
@@ -411,7 +434,7 @@ def one_sided_derivatives(graph: Graph, point: dict[str, float], value: float,
             lefts.append((3 * value - 4 * minus + minus2) / (2 * small))
             finite = [abs(v) for v in (value, plus, plus2, minus, minus2) if math.isfinite(v)]
             noises.append(4 * _EPS * max(finite) / small)
-        limits[name] = (_limit(lefts, noises), _limit(rights, noises))
+        limits[key] = (_limit(lefts, noises), _limit(rights, noises))
     return limits
 
 

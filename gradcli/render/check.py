@@ -19,9 +19,11 @@ from rich.text import Text
 
 from ..check import (
     CONVENTION, LOCAL, MISMATCH, NOT_DIFFERENTIABLE, OK, UNAVAILABLE, UNCHECKED, UNDEFINED, WHOLE, CheckReport,
+    VariableCheck,
 )
 from ..formatting import format_value, json_value
 from ..i18n import message, tr, translator
+from ..shapes import element_text
 from ..trace import edge_formula
 from ..witness import DIGITS
 
@@ -52,6 +54,7 @@ _MODE_TEXT = {
     LOCAL: "SymPy checked each node's local partials (local mode)",
     UNAVAILABLE: "SymPy unavailable: finite differences only",
 }
+_COMPONENTWISE_TEXT = "SymPy differentiated the whole expression, one symbol per entry (evaluated to {digits} digits)"
 
 
 class Trimmed:
@@ -133,12 +136,21 @@ def check_view(report: CheckReport, precision: int = 12) -> Trimmed:
     labels = graph.labels()
     if not report.variables and not report.expectations:
         return Trimmed(Text(tr("Nothing to check: the program has no variables.")))
-    parts: list = [Text.assemble((tr("Check"), "bold"), " — ", tr(_MODE_TEXT[report.mode], digits=DIGITS)),
+    on_arrays = result.shapes is not None
+    mode = _COMPONENTWISE_TEXT if on_arrays and report.mode == WHOLE else _MODE_TEXT[report.mode]
+    parts: list = [Text.assemble((tr("Check"), "bold"), " — ", tr(mode, digits=DIGITS)),
                    _witness_layouts(report, precision)]
+    if on_arrays:
+        parts.append(Text(tr("each row: the entry farthest from its witnesses; entries: checked / in all"),
+                          style="dim"))
     for v in report.variables:
         if v.detail is None and v.verdict == OK:
             continue
-        line = Text.assemble((v.name, "bold"), ": ", tr(_VERDICT_TEXT[v.verdict]))
+        line = Text.assemble((_row_label(v), "bold"))
+        if v.element is not None and v.verdicts:  # an entry of an array: how many entries are like it
+            line.append(tr(" ({count} of {checked} entries)", count=f"{v.verdicts[v.verdict]:,}",
+                           checked=f"{v.entries_checked:,}"))
+        line.append(": " + tr(_VERDICT_TEXT[v.verdict]))
         if v.verdict != OK and (v.left is not None or v.right is not None):
             line.append("; " + tr("one-sided derivatives: left {left}, right {right}",
                                   left=_one_sided(v.left, precision), right=_one_sided(v.right, precision)))
@@ -164,35 +176,49 @@ def check_view(report: CheckReport, precision: int = 12) -> Trimmed:
 
 _COLUMNS = (("reverse mode", "right"), ("SymPy", "right"), ("finite diff.", "right"), ("Δ SymPy", "right"),
             ("Δ FD", "right"), ("verdict", "left"))
+_ENTRIES_COLUMN = ("entries", "right")  # vectors and matrices: entries checked / entries, before the verdict
+
+
+def _row_label(v: VariableCheck) -> str:
+    """The variable, or on vectors and matrices the entry its numbers are of (`W[1, 2]`)."""
+    if v.entries is None:
+        return v.name
+    if v.element is None:  # array_check.DIRECTION
+        return tr("{name} along a random direction", name=v.name)
+    return element_text(v.name, v.element)
 
 
 def _witness_layouts(report: CheckReport, precision: int) -> FirstThatFits:
     """The witnesses of each variable: a table with the differences, without them, or stacked."""
     out = report.result.output
+    on_arrays = report.result.shapes is not None
+    columns = (*_COLUMNS[:5], _ENTRIES_COLUMN, _COLUMNS[5]) if on_arrays else _COLUMNS
     rows = []
     for v in report.variables:
         verdict, style = _VERDICT_STYLE[v.verdict]
-        rows.append((Text(v.name), format_value(v.ad, precision), number_or_dash(v.sympy, precision),
+        entries = (f"{v.entries_checked:,}/{v.entries:,}",) if on_arrays else ()
+        rows.append((Text(_row_label(v)), format_value(v.ad, precision), number_or_dash(v.sympy, precision),
                      number_or_dash(v.fd, min(precision, _FD_DIGITS)), _gap(v.ad, v.sympy), _gap(v.ad, v.fd),
-                     Text(tr(verdict), style=style)))
+                     *entries, Text(tr(verdict), style=style)))
     layouts = []
-    for shown, gap in ((range(6), 1), ((0, 1, 2, 5), 0)):  # every column; without the Δ columns, closer
+    every = range(len(columns))
+    for shown, gap in ((every, 1), ([k for k in every if k not in (3, 4)], 0)):  # without the Δ columns, closer
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0, 0, gap))
         table.add_column(Text(f"∂{out}/∂"), no_wrap=True)
         for k in shown:
-            header, justify = _COLUMNS[k]
+            header, justify = columns[k]
             table.add_column(tr(header), justify=justify, no_wrap=True)
         for row in rows:
             table.add_row(row[0], *[row[1 + k] for k in shown])
         layouts.append(table)
     stacked = []
     for row in rows:
-        stacked.append(Text.assemble((f"∂{out}/∂", ""), (row[0].plain, "bold"), "  ", row[6]))
+        stacked.append(Text.assemble((f"∂{out}/∂", ""), (row[0].plain, "bold"), "  ", row[-1]))
         grid = Table.grid(padding=(0, 2))
         grid.add_column(no_wrap=True)
         grid.add_column(justify="right", no_wrap=True)
-        for k in range(5):
-            grid.add_row(tr(_COLUMNS[k][0]), row[1 + k])
+        for k in range(len(columns) - 1):
+            grid.add_row(tr(columns[k][0]), row[1 + k])
         stacked.append(Padding(grid, (0, 0, 0, 2), expand=False))
     layouts.append(Group(*stacked))
     return FirstThatFits(*layouts)
@@ -302,6 +328,9 @@ def check_object(report: CheckReport) -> dict:
             entry["one_sided"] = {"left": _json_or_none(v.left), "right": _json_or_none(v.right)}
         if v.detail:
             entry["detail"] = v.detail
+        if v.entries is not None:  # vectors and matrices: the entry the numbers are of (None: the random direction)
+            entry.update(element=None if v.element is None else list(v.element), entries=v.entries,
+                         entries_checked=v.entries_checked, verdicts=v.verdicts)
         variables[v.name] = entry
     document = {
         "ok": report.ok,
