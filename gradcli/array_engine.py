@@ -14,6 +14,7 @@ broadcast; an array op contributes through its own VJP rule. No Jacobian is ever
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -135,19 +136,52 @@ def sum_to(contribution, shape: Shape):
     given = np.shape(contribution)
     if given == shape:
         return contribution
+    return np.sum(contribution, axis=summed_axes(given, shape), keepdims=True).reshape(shape)
+
+
+def summed_axes(given: Shape, shape: Shape) -> tuple[int, ...]:
+    """The axes of a `given`-shaped contribution that sum_to adds up to reach `shape`: the leading
+    ones `shape` lacks, and those where it has size 1."""
     lead = len(given) - len(shape)
-    axes = (*range(lead), *(lead + k for k, n in enumerate(shape) if n == 1 and given[lead + k] != 1))
-    return np.sum(contribution, axis=axes, keepdims=True).reshape(shape)
+    return (*range(lead), *(lead + k for k, n in enumerate(shape) if n == 1 and given[lead + k] != 1))
+
+
+class ArrayEdge(NamedTuple):
+    """One step of the array sweep, as the trace shows it (engine.Edge's fields, then one more).
+
+    `local` is an elementwise op's partial f′ (None for an array op, whose rule is its VJP);
+    `unreduced` is g ⊙ f′ before it was summed back to a broadcast input's shape (None when no
+    sum was needed: it would be `contribution` again).
+    """
+
+    consumer: int
+    slot: int
+    input: int
+    upstream: object  # g, the consumer's gradient, in the consumer's shape
+    local: object
+    contribution: object  # in the input's shape
+    unreduced: object = None
+
+
+def array_vjp(op, slot: int, g, out, arguments: list, keywords: dict | None):
+    """An array op's contribution to its input `slot`: its VJP rule applied to the upstream g."""
+    rules = op.vjp
+    if keywords:
+        return rules[slot](np, g, out, *arguments, **keywords)
+    if op.arity is None:  # variadic (stack): one rule, told the slot
+        return rules[0](np, slot, g, out, *arguments)
+    return rules[slot](np, g, out, *arguments)
 
 
 def backward_arrays(graph: Graph, values: list, shapes: list[Shape], sources: list[int] | None = None,
-                    keep=(), seed=1.0) -> list:
+                    keep=(), seed=1.0, record: list | None = None) -> list:
     """Reverse sweep: ∂output/∂node for the nodes in `keep`, None for the others.
 
     The gradient of a node that is not kept is dropped as soon as it has been passed on, so
     memory holds the values plus the gradients in flight. `sources` limit what is computed as
     in engine.needs_gradient. Contributions are added out of place: add hands the same array to
-    both of its inputs.
+    both of its inputs, and a recorded upstream is never changed afterwards. Given a list,
+    `record` gets one ArrayEdge per step (for the trace), holding references, not copies.
     """
     n = len(graph.ops)
     needs = needs_gradient(graph, sources)
@@ -157,6 +191,7 @@ def backward_arrays(graph: Graph, values: list, shapes: list[Shape], sources: li
     grads: list = [None] * n
     grads[graph.output] = seed
     ops, inputs, attributes = graph.ops, graph.inputs, graph.attributes
+    recording = record is not None
     for node in range(graph.output, -1, -1):
         g = grads[node]
         op = ops[node]
@@ -165,25 +200,28 @@ def backward_arrays(graph: Graph, values: list, shapes: list[Shape], sources: li
         out = values[node]
         node_inputs = inputs[node]
         arguments = [values[j] for j in node_inputs]
-        rules = op.vjp
-        keywords = attributes.get(node) if rules is not None else None
+        elementwise = op.vjp is None
+        keywords = None if elementwise else attributes.get(node)
         for slot, j in enumerate(node_inputs):
             if not needs[j]:
                 continue
-            if rules is None:
+            if elementwise:
                 local = op.local(np, slot, out, arguments)
                 if type(local) is float and (local == 1.0 or local == -1.0):
                     contribution = g if local == 1.0 else -g
                 else:
                     contribution = g * local
                 if shapes[j] != shapes[node]:
-                    contribution = sum_to(contribution, shapes[j])
-            elif keywords:
-                contribution = rules[slot](np, g, out, *arguments, **keywords)
-            elif op.arity is None:  # variadic (stack): one rule, told the slot
-                contribution = rules[0](np, slot, g, out, *arguments)
+                    reduced = sum_to(contribution, shapes[j])
+                    if recording:
+                        record.append(ArrayEdge(node, slot, j, g, local, reduced, contribution))
+                    contribution = reduced
+                elif recording:
+                    record.append(ArrayEdge(node, slot, j, g, local, contribution))
             else:
-                contribution = rules[slot](np, g, out, *arguments)
+                contribution = array_vjp(op, slot, g, out, arguments, keywords)
+                if recording:
+                    record.append(ArrayEdge(node, slot, j, g, None, contribution))
             grads[j] = contribution if grads[j] is None else grads[j] + contribution
         if not kept[node]:
             grads[node] = None

@@ -220,3 +220,16 @@ def max_rows_option(command):
     return click.option("--max-rows", type=click.IntRange(min=1), metavar="N",
                         help="Show at most N rows of each part of the trace (first and last ones; it says what "
                              "was left out). The JSON is always complete.")(command)
+
+
+def jacobians_option(command):
+    """--jacobians of `trace`: the explicit local Jacobians of a trace on vectors and matrices."""
+    return click.option("--jacobians", is_flag=True,
+                        help="On vectors and matrices, also print each step's local Jacobian where it has at most "
+                             "6 rows and 6 columns, and check that δ times it gives the contribution.")(command)
+
+
+def full_option(command):
+    """--full: large vectors and matrices printed whole."""
+    return click.option("--full", is_flag=True,
+                        help="Print every entry of a large vector or matrix, not a summary.")(command)
