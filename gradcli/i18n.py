@@ -187,6 +187,33 @@ CHECK = {  # gradcli check, grad --check, --expect (check.py, render/check.py)
     "the expression is nested too deeply for SymPy (recursion limit)": "式の入れ子が SymPy には深すぎる（再帰の上限）",
     "SymPy ran out of memory": "SymPy のメモリが足りなくなった",
     "SymPy failed ({what})": "SymPy が失敗した（{what}）",
+    # ----- vectors and matrices, entry by entry (array_check.py, render/check.py) -----
+    "SymPy differentiated the whole expression, one symbol per entry (evaluated to {digits} digits)":
+        "SymPy が式全体を要素ごとに一つの記号で展開して記号微分した（{digits} 桁で評価）",
+    "entries": "要素",
+    "{name} along a random direction": "{name}（ランダムな方向）",
+    " ({count} of {checked} entries)": "（検証した {checked} 要素のうち {count} 要素）",
+    "each row: the entry farthest from its witnesses; entries: checked / in all":
+        "各行は検証方法の値から最も離れた要素; 要素: 検証した数 / 全体",
+    "SymPy not run: {count} scalar entries > limit {limit}; finite differences alone decide":
+        "SymPy は実行しない: スカラーの要素が {count} 個で上限 {limit} を超える; 有限差分だけで判定する",
+    "SymPy not run: {reason}; finite differences alone decide": "SymPy は実行しない: {reason}; 有限差分だけで判定する",
+    "finite differences checked {checked} of {total} entries of {name} (its corners, its largest partials "
+    "and a seeded random sample) and one random direction through all of them":
+        "有限差分は {name} の {total} 要素のうち {checked} 要素（四隅、偏微分の絶対値が最大の要素、シード固定の"
+        "無作為標本）と、全要素を通るランダムな方向一つで検証した",
+    "finite differences checked {checked} of {total} entries of {name} (its corners, its largest partials "
+    "and a seeded random sample)":
+        "有限差分は {name} の {total} 要素のうち {checked} 要素（四隅、偏微分の絶対値が最大の要素、シード固定の"
+        "無作為標本）で検証した",
+    "cannot compare an expected partial with ∂{output}/∂{name}: {name} is {shape}; expect the partials "
+    "of scalars (the witnesses check every entry of a vector or matrix)":
+        "期待する偏微分を ∂{output}/∂{name} と比べられない: {name} は{shape}; 期待値はスカラーの偏微分に限る"
+        "（ベクトルや行列の勾配は各検証方法が要素ごとに検証する）",
+    "cannot compare an expected partial with ∂{output}/∂{name}: on vectors and matrices only variables "
+    "and named steps keep their partials (name the step: q = ...)":
+        "期待する偏微分を ∂{output}/∂{name} と比べられない: ベクトルや行列では、偏微分を保持するのは変数と"
+        "名前のある手順だけ（手順に名前を付ける: q = ...）",
 }
 
 DIFF = {  # gradcli diff (diff.py, render/diff.py)
@@ -561,6 +588,61 @@ JACOBIAN = {  # gradcli jacobian (jacobian.py, render/jacobian.py)
 }
 
 VECTOR_TRACE = {  # the trace of vectors and matrices (array_trace.py, render/array_trace.py)
+    "shape convention: ∂{out}/∂X has the shape of X (its entry [i, j] is ∂{out}/∂X[i, j]), "
+    "so each contribution is checked against its input's shape":
+        "形状（Shape Convention）の規約: ∂{out}/∂X は X と同じ形（要素 [i, j] は ∂{out}/∂X[i, j]）。"
+        "そこで各寄与の形を入力の形と照合する",
+    "each node's shape and value, inputs first": "各ノードの形と値（入力から順に）",
+    "from the output back: δ = ∂{out}/∂node, the upstream gradient, in the node's shape; "
+    "each edge applies its rule to δ":
+        "出力から逆向きに: δ = ∂{out}/∂ノード は上流から伝わる勾配で、ノードと同じ形。各辺は δ にその規則を適用する",
+    "the shape of {name}": "{name} の形",
+    "not the shape of {name} ({shape})": "{name} の形（{shape}）と一致しない",
+    "⊙ is the Hadamard (entrywise) product: {formula} works entry by entry, so its Jacobian is diagonal, "
+    "and δ times a diagonal matrix is δ ⊙ its diagonal":
+        "⊙ はアダマール積（要素ごとの積）: {formula} は要素ごとに働くので、そのヤコビ行列は対角行列。"
+        "δ に対角行列を掛けることは、δ ⊙ 対角成分 と同じ",
+    "{input} was broadcast from {small} to {large}: a broadcast forward is a sum backward":
+        "{input} は {small} から {large} へブロードキャストされた: 順伝播のブロードキャストは、逆伝播では和になる",
+    "ᵀ (transpose): each entry of one factor meets a row or column of the other, and the transpose lines them "
+    "up so that the gradient has the factor's shape":
+        "ᵀ（転置）: 一方の因子の各要素は他方の行または列と掛け合わされる。転置はそれを揃え、勾配が因子と同じ形になるようにする",
+    "every entry counts once in the sum, so each receives δ": "和では各要素が一度ずつ数えられるので、各要素は δ を受け取る",
+    "every entry counts 1/n in the mean, so each receives δ/n": "平均では各要素が 1/n ずつ数えられるので、各要素は δ/n を受け取る",
+    "softmax's Jacobian is diag({node}) − {node} {node}ᵀ (each output depends on every input); "
+    "the rule applies it to δ without building it":
+        "softmax のヤコビ行列は diag({node}) − {node} {node}ᵀ（各出力がすべての入力に依存する）。"
+        "規則はこの行列を作らずに δ に適用する",
+    "log_softmax's Jacobian is I − 1 softmax({input})ᵀ (each output depends on every input); "
+    "the rule applies it to δ without building it":
+        "log_softmax のヤコビ行列は I − 1 softmax({input})ᵀ（各出力がすべての入力に依存する）。"
+        "規則はこの行列を作らずに δ に適用する",
+    "transposing δ puts each entry back where it came from": "δ を転置すると、各要素が元の位置に戻る",
+    "only the indexed entry was used: it receives δ, every other entry 0":
+        "使われたのは添字の要素だけ: その要素が δ を受け取り、ほかの要素は 0",
+    "element {slot} of the list is row {slot} of {node}: it receives row {slot} of δ":
+        "リストの要素 {slot} は {node} の {slot} 行目: δ の {slot} 行目を受け取る",
+    "sum over axis {axes} of {term}": "{term} の軸 {axes} に沿った和",
+    "sum over axes {axes} of {term}": "{term} の軸 {axes} に沿った和",
+    "sum of all entries of {term}": "{term} の全要素の和",
+    "({function} then the cross-entropy: each entry collects a term from every output, and the terms sum to this)":
+        "（{function} の後に交差エントロピー: 各要素はすべての出力から項を集め、その和がこれになる）",
+    "local Jacobian ∂{node}/∂{name}": "局所的なヤコビ行列 ∂{node}/∂{name}",
+    "diagonal": "対角行列",
+    "δ (as a row, 1×{rows}) · J ({rows}×{columns}) = the contribution":
+        "δ（行ベクトル、1×{rows}）· J（{rows}×{columns}）= 寄与",
+    "each entry sums a term from every output: ∂{out}/∂{name}[j] = Σᵢ δ[i] J[i, j]":
+        "各要素はすべての出力からの項の和: ∂{out}/∂{name}[j] = Σᵢ δ[i] J[i, j]",
+    "Σᵢ δ[i] {a}[i] (1[i = j] − {a}[j]) with δ[i] = −{y}[i]/{a}[i]: −{y}[j] + {a}[j] Σᵢ {y}[i] "
+    "= {a}[j] − {y}[j], as Σ {y} = 1":
+        "δ[i] = −{y}[i]/{a}[i] のとき Σᵢ δ[i] {a}[i] (1[i = j] − {a}[j]) = −{y}[j] + {a}[j] Σᵢ {y}[i] "
+        "= {a}[j] − {y}[j]（Σ {y} = 1 だから）",
+    "Σᵢ δ[i] (1[i = j] − softmax({z})[j]) = δ[j] − softmax({z})[j] Σᵢ δ[i]: with δ proportional to −{y} "
+    "and Σ {y} = 1 per row, softmax({z}) − {y} (times the scale)":
+        "Σᵢ δ[i] (1[i = j] − softmax({z})[j]) = δ[j] − softmax({z})[j] Σᵢ δ[i]: δ が −{y} に比例し、"
+        "各行で Σ {y} = 1 なので softmax({z}) − {y}（の定数倍）",
+    "a node used in several places sums the contributions from every path; each has the node's shape":
+        "複数の場所で使われるノード（分岐ノード）は、すべての経路からの寄与を合計する。どの寄与もノードと同じ形",
 }
 
 FRAMES = {  # what surrounds every message on stderr (looked up exactly, never matched as a template)

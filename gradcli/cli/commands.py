@@ -11,8 +11,8 @@ from ..errors import BindingError, ExitStatus
 from . import output
 from .inputs import Inputs, names
 from .options import (
-    MAX_TIMEOUT, TRACE_PRECISION, ExpectType, FiniteRange, check_options, epilog, expectations, max_rows_option,
-    program_options, wrt_option,
+    MAX_TIMEOUT, TRACE_PRECISION, ExpectType, FiniteRange, check_options, epilog, expectations, full_option,
+    jacobians_option, max_rows_option, program_options, wrt_option,
 )
 
 CIRCUIT = '"(x+y)*z" --at x=-2,y=5,z=-4'
@@ -33,12 +33,14 @@ TRACE_EXAMPLES = (
     'trace "y1 = 2*x; y2 = x^2; z = y1 + y2" --at x=3 --lang ja',
     "trace --file examples/cs224n-branch.grad --at x=1,y=2,z=0 --json",
     "trace --file examples/softmax-xent.grad --at z1=2,z2=1,z3=0.1 --data y1=1,y2=0,y3=0 --wrt z1",
+    """trace "a = softmax(z); L = -sum(y * log(a))" --at 'z=[2,1,0.1],y=[1,0,0]' --data y --jacobians""",
 )
 GRAPH_EXAMPLES = (
     f"graph {CIRCUIT}",
     'graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 --format dot',
     'graph "q = x + y; f = q * z" --format mermaid',
     "graph --file examples/cs224n-branch.grad --at x=1,y=2,z=0 --json",
+    f"graph {CIRCUIT} --format svg",
 )
 CHECK_EXAMPLES = (
     'check "1/(1+exp(-(w0*x0+w1*x1+w2)))" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
@@ -134,11 +136,10 @@ def grad(inputs, as_json, precision, wrt, points_file, output_format, quiet, run
         return _grad_points(inputs, wrt, points_file, output_format, as_json, quiet)
     wrt = names(wrt)
     # The check compares every variable, so its gradients (and notes) are about every variable too.
-    scalar_only = "grad --check" if run_check else "grad --trace" if show_trace else None
-    result = _differentiate(inputs, record=show_trace or run_check, wrt=None if run_check else wrt,
-                            scalar_only=scalar_only)
+    result = _differentiate(inputs, record=show_trace or run_check, wrt=None if run_check else wrt)
     explicit = click.get_current_context().get_parameter_source("precision") != ParameterSource.DEFAULT
-    trace = output.trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows) if show_trace else None
+    trace = _trace_printer(result, precision if explicit else TRACE_PRECISION, max_rows, full=full) if show_trace \
+        else None
     check = output.checker(result, rtol, atol, check_timeout) if run_check else None
     if save_file is not None:
         output.save_npz(result, save_file, wrt)
@@ -163,20 +164,42 @@ def _grad_points(inputs: Inputs, wrt, points_file, output_format, as_json, quiet
                       given_by=inputs.given_by)
 
 
+def _trace_printer(result, precision: int, max_rows: int | None, jacobians: bool = False, full: bool = False,
+                   gradient: bool = False):
+    """The trace's printer (output.trace_printer's contract): the scalar trace, or on vectors and
+    matrices the one with shapes, matrix-form rules and (--jacobians) local Jacobians."""
+    if result.shapes is None:
+        return output.trace_printer(result, precision, max_rows)
+    from ..render.array_trace import array_trace_printer
+
+    return array_trace_printer(result, precision, max_rows, jacobians, full, gradient)
+
+
 @cli.command("trace", epilog=epilog(*TRACE_EXAMPLES))
 @program_options(precision=TRACE_PRECISION)
 @wrt_option
 @max_rows_option
-def trace_command(inputs, as_json, precision, wrt, max_rows):
+@jacobians_option
+@full_option
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the trace as a step-through page (the circuit, buttons, arrow keys) to FILE.")
+def trace_command(inputs, as_json, precision, wrt, max_rows, jacobians, full, html_file):
     """Step-by-step backprop of EXPR at a point: forward pass, backward pass, branch sums, gradient.
 
-    With --wrt, only the steps on the paths to those names. With --json, the `grad --json`
-    object with a "trace" member: forward, backward and branches.
+    On vectors and matrices each step gives its rule in matrix form (δ xᵀ, Wᵀ δ, δ ⊙ f′(z)) and
+    checks the shapes. With --wrt, only the steps on the paths to those names. With --json, the
+    `grad --json` object with a "trace" member: forward, backward and branches.
     """
-    result = _differentiate(inputs, record=True, wrt=names(wrt), scalar_only="trace")
-    trace = output.trace_printer(result, precision, max_rows)
+    result = _differentiate(inputs, record=True, wrt=names(wrt))
+    if html_file is not None:
+        from ..render.graph import GraphPicture
+        from ..render.html import html_page
+
+        page = html_page(GraphPicture(result.graph, result, precision))  # before the file: a refusal leaves none
+        with open(html_file, "w", encoding="utf-8") as stream:
+            stream.write(page)
     if as_json:  # the same object as `grad --trace --json`
-        return output.report(result, True, precision, trace=trace)
+        return output.report(result, True, precision, trace=_trace_printer(result, precision, max_rows, jacobians))
     from ..i18n import translator
     from ..render.json import all_warnings
     from ..render.trace import trace_view
@@ -184,14 +207,19 @@ def trace_command(inputs, as_json, precision, wrt, max_rows):
 
     output.warn(all_warnings(result))
     console = output.console()
+    if result.shapes is not None:
+        _trace_printer(result, precision, max_rows, jacobians, full, gradient=True)(console)
+        return ExitStatus.OK
     console.print(trace_view(build_trace(result), translator(), precision, max_rows, console.width))
     return ExitStatus.OK
 
 
 @cli.command("graph", epilog=epilog(*GRAPH_EXAMPLES))
 @program_options(precision=TRACE_PRECISION)
-@click.option("--format", "output_format", type=click.Choice(["tree", "dot", "mermaid"]), default="tree",
-              show_default=True, help="A Rich tree, Graphviz DOT or Mermaid flowchart text.")
+@click.option("--format", "output_format", type=click.Choice(["tree", "dot", "mermaid", "svg", "html"]),
+              default="tree", show_default=True,
+              help="A Rich tree, Graphviz DOT or Mermaid flowchart text, the circuit as SVG, or a "
+                   "step-through HTML page (with --at).")
 def graph_command(inputs, as_json, precision, output_format):
     """The computational graph of EXPR; with --at each node shows its value and gradient
     (on vectors and matrices also its shape, and a large value by its norm).
@@ -209,6 +237,11 @@ def graph_command(inputs, as_json, precision, output_format):
     picture = GraphPicture(graph, result, precision)
     if as_json:
         output.echo_json(graph_object(picture))
+    elif output_format in ("svg", "html"):
+        from ..render.html import html_page
+        from ..render.svg import svg_text
+
+        click.echo((svg_text if output_format == "svg" else html_page)(picture), nl=False)
     elif output_format != "tree":
         click.echo((dot_text if output_format == "dot" else mermaid_text)(picture), nl=False)
     else:
@@ -248,12 +281,16 @@ def check(inputs, as_json, precision, rtol, atol, check_timeout, expect, expect_
     """Check the gradient of EXPR: reverse mode vs SymPy vs finite differences (and your numbers)."""
     from ..check import resolve_node
 
-    result = _differentiate(inputs, record=True, scalar_only="check")  # the check reads the edges
+    result = _differentiate(inputs, record=True)  # the scalar check reads the edges
     expected = expectations(expect + expect_node)
     for expectation in expected:  # before any output: a wrong name is a usage error
         resolve_node(result.graph, expectation.name)
         if expectation.name in inputs.data:
             raise BindingError(f"--expect {expectation.name}: {expectation.name} is data (--data), which has no gradient")
+    if expected and result.shapes is not None:  # vectors and matrices: only partials that are one number
+        from ..array_check import refuse_expectations
+
+        refuse_expectations(result, expected)
     checked = output.checker(result, rtol, atol, check_timeout, expected)
     return output.report(result, as_json, precision, check=checked, gradient=False)
 
