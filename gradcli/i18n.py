@@ -645,6 +645,63 @@ VECTOR_TRACE = {  # the trace of vectors and matrices (array_trace.py, render/ar
         "複数の場所で使われるノード（分岐ノード）は、すべての経路からの寄与を合計する。どの寄与もノードと同じ形",
 }
 
+WORKSHEET = {  # gradcli worksheet (worksheet.py, render/worksheet.py)
+    "Backprop worksheet: {program}": "{program} の誤差逆伝播の演習",
+    "Answer key: {program}": "{program} の解答",
+    "(a random point: --random-point --seed {seed})": "（無作為に選んだ点: --random-point --seed {seed}）",
+    "Fill in each empty cell: the value of every node, inputs first.": "空欄を埋める: 各ノードの値を入力から順に。",
+    "Fill in each empty cell, from the output back: the local gradients (their rule and value), the contributions "
+    "upstream × local, the branch sums and the gradient.":
+        "空欄を出力から逆向きに埋める: 局所的な微分（その式と値）、寄与（上流から伝わる勾配 × 局所的な微分）、"
+        "分岐ノードでの和、そして勾配。",
+    "Fill in each empty cell: first every node's value, then, from the output back, the local gradients, the "
+    "contributions upstream × local, the branch sums and the gradient.":
+        "空欄を埋める: まず各ノードの値を、次に出力から逆向きに局所的な微分、寄与（上流から伝わる勾配 × "
+        "局所的な微分）、分岐ノードでの和、そして勾配。",
+    "upstream ∂{out}/∂node": "上流から伝わる勾配 ∂{out}/∂ノード",
+    "local partial": "局所的な微分",
+    "rule": "その式",
+    "local gradient": "その値",
+    "path": "経路",
+    "contribution": "寄与",
+    "Check your answers": "答え合わせ",
+    "Check your gradients: replace each {placeholder} with your ∂{out}/∂NAME and run:":
+        "勾配の答え合わせ: 各 {placeholder} を自分で求めた ∂{out}/∂名前 の値に置き換えて実行する:",
+    "Check your values against the forward pass that this command prints:":
+        "値の答え合わせ: 次のコマンドが出力する順伝播と比べる:",
+    "With the answer key's numbers the check passes (exit status 0):":
+        "解答の数を入れると、チェックは通る（終了コード 0）:",
+    # ----- errors -----
+    "--random-point: no point fit for hand work after {tries} tries with --seed {seed} (each hit a kink, a math "
+    "error, or a number of more than {digits} digits); try another --seed, or give the point with --at":
+        "--random-point: --seed {seed} で {tries} 回試したが、手計算に向く点は見つからなかった（どの点も"
+        "微分できない点、数学的なエラー、{digits} 桁を超える数のいずれかに当たった）。別の --seed を試すか、"
+        "--at で点を与える",
+    "worksheets are for scalar programs; on vectors and matrices `gradcli trace` shows every step":
+        "演習シートは数（スカラー）のプログラムだけに作れる。ベクトルと行列では `gradcli trace` がすべての手順を示す",
+    "--format latex: pdflatex cannot typeset {character} ({name}) in {text}; --format md or html can":
+        "--format latex: pdflatex は {text} の {character}（{name}）を組版できない。--format md か html なら出力できる",
+    "--format latex: pdflatex cannot typeset Japanese; with --lang ja use --format md or html (a printable A4 page)":
+        "--format latex: pdflatex は日本語を組版できない。--lang ja では --format md か html（A4 で印刷できるページ）を使う",
+    "a worksheet is Markdown, HTML or LaTeX (--format), not JSON": "演習シートは Markdown、HTML、LaTeX（--format）で、JSON ではない",
+    "--seed goes with --random-point": "--seed は --random-point と一緒に使う",
+    "nothing to fill in: {program} has no {blank} step to work out (--blank forward, backward or both)":
+        "空欄がない: {program} には求める手順（{blank}）がない（--blank forward、backward、both）",
+    "--answers {path}: cannot write it: {reason}": "--answers {path}: 書き込めない: {reason}",
+}
+
+SECOND_ORDER = {  # gradcli hessian, diff --order (hessian.py, dual.py, render/hessian.py)
+}
+
+FORWARD_MODE = {  # trace --mode forward|both, gradcli jvp (forward_mode.py, render/forward_mode.py)
+}
+
+EXACT = {  # --exact (exact.py)
+}
+
+DESCENT = {  # gradcli descend (descent.py, render/descent.py)
+}
+
 FRAMES = {  # what surrounds every message on stderr (looked up exactly, never matched as a template)
     "error": "エラー",
     "warning": "警告",
@@ -732,7 +789,7 @@ MESSAGES = {  # errors and warnings on stderr; {name} matches any text
     "square root of a negative number ({value})": "負の数の平方根（{value}）",
 }
 
-JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **SHAPES, **PARSE, **GRADIENT, **JACOBIAN, **VECTOR_TRACE, **FRAMES, **MESSAGES}
+JAPANESE = {**TRACE, **CHECK, **DIFF, **GRAPH, **BATCH, **SHAPES, **PARSE, **GRADIENT, **JACOBIAN, **VECTOR_TRACE, **WORKSHEET, **SECOND_ORDER, **FORWARD_MODE, **EXACT, **DESCENT, **FRAMES, **MESSAGES}
 _TEMPLATES = {english: japanese for english, japanese in JAPANESE.items() if english not in FRAMES}
 
 

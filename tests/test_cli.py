@@ -468,7 +468,7 @@ def test_version():
     assert run.stdout == f"gradcli {version}\n"
 
 
-COMMANDS = ["grad", "eval", "trace", "check", "diff", "graph", "jacobian"]
+COMMANDS = ["grad", "eval", "trace", "check", "diff", "graph", "jacobian", "worksheet"]
 DOCUMENTED_EXIT_CODES = {"0", "1", "2", "3", "70", "74", "130"}
 
 

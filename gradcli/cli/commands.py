@@ -59,11 +59,16 @@ JACOBIAN_EXAMPLES = (
     """jacobian "softmax(z)" --at 'z=[2,1,0.1]' --json""",
     'jacobian "x*y" --at x=2,y=3',
 )
+WORKSHEET_EXAMPLES = (
+    'worksheet "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --blank backward --format md',
+    "worksheet --file examples/apple.grad --random-point --seed 7 --format html --lang ja",
+    f"worksheet {CIRCUIT} --blank both --format latex",
+)
 
 
 @click.group(
     epilog=epilog(*GRAD_EXAMPLES[:3], TRACE_EXAMPLES[0], CHECK_EXAMPLES[0], DIFF_EXAMPLES[0], GRAPH_EXAMPLES[0],
-                  EVAL_EXAMPLES[0], JACOBIAN_EXAMPLES[0], can_disagree=True),
+                  EVAL_EXAMPLES[0], JACOBIAN_EXAMPLES[0], WORKSHEET_EXAMPLES[0], can_disagree=True),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, "--version", prog_name="gradcli", message="%(prog)s %(version)s")
@@ -351,3 +356,53 @@ def jacobian_command(inputs, as_json, precision, wrt, full):
         output.warn(all_warnings(result))
         output.print_whole(jacobian_view(result, precision, full))
     return ExitStatus.OK
+
+
+@cli.command("worksheet", epilog=epilog(*WORKSHEET_EXAMPLES))
+@program_options(precision=TRACE_PRECISION)
+@click.option("--blank", type=click.Choice(["forward", "backward", "both"]), default="backward", show_default=True,
+              help="The cells left to fill in: forward, the values; backward, the local gradients, the "
+                   "contributions, the branch sums and the gradient; or both.")
+@click.option("--format", "output_format", type=click.Choice(["md", "html", "latex"]), default="md",
+              show_default=True, help="Markdown, a printable A4 HTML page with the circuit, or LaTeX for pdflatex.")
+@click.option("--answers", "answers_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the answer key to FILE (same format) instead of after the sheet.")
+@click.option("--random-point", is_flag=True,
+              help="Draw the variables not given with --at: small integers or simple decimals where every value "
+                   "and gradient is a short number and no kink is hit.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), metavar="N",
+              help="The seed of --random-point: one seed, one point [default: a random seed, shown on the sheet].")
+def worksheet_command(inputs, as_json, precision, blank, output_format, answers_file, random_point, seed):
+    """A backprop exercise for EXPR: the trace's tables with blank cells, the answer key, and the
+    `gradcli check` command that checks a student's numbers. Scalar programs only."""
+    import random
+
+    from ..render.worksheet import render
+    from ..worksheet import build_worksheet, random_point as draw_point, refuse_arrays
+
+    _usage_errors((as_json, "a worksheet is Markdown, HTML or LaTeX (--format), not JSON"),
+                  (seed is not None and not random_point, "--seed goes with --random-point"))
+    graph = inputs.graph()
+    refuse_arrays(graph, inputs.at)
+    if random_point:
+        seed = random.SystemRandom().randrange(10_000) if seed is None else seed
+        result = draw_point(graph, inputs.at, inputs.data, seed)
+    else:
+        result = _differentiate(inputs, record=True)
+    program = ["--file", inputs.file] if inputs.file not in (None, "-") else [graph.source]
+    sheet = build_worksheet(result, blank, precision, program, seed if random_point else None, inputs.cse)
+    document, answers = render(sheet, output_format, answers_file is not None)
+    output.warn(result.warnings)
+    if answers is not None:
+        _write_answers(answers_file, answers)
+    click.echo(document, nl=False)
+    return ExitStatus.OK
+
+
+def _write_answers(path: str, text: str) -> None:
+    """--answers FILE: the answer key, written before the sheet is printed (a file that cannot be written is exit 2)."""
+    try:
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as error:
+        raise BindingError(f"--answers {path}: cannot write it: {error.strerror or error}") from None
